@@ -1,0 +1,145 @@
+//! The [`Event`]: what every parser produces and every later stage consumes.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A field value. Syslog fields are text; JSON payloads keep their numbers and booleans so that
+/// Sigma's `EventID: 4688` compares as a value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl Value {
+    /// The value as text, as Sigma string comparisons see it.
+    pub fn as_text(&self) -> Cow<'_, str> {
+        match self {
+            Value::Str(s) => Cow::Borrowed(s),
+            Value::Int(i) => Cow::Owned(i.to_string()),
+            Value::Float(f) => Cow::Owned(f.to_string()),
+            Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            Value::Null => Cow::Borrowed(""),
+        }
+    }
+
+    /// The value as a number, when it is one or is text that reads as one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Str(s) => s.trim().parse().ok(),
+            Value::Bool(_) | Value::Null => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_text())
+    }
+}
+
+/// Field name to value. Ordered, so that output is stable.
+pub type Fields = BTreeMap<String, Value>;
+
+/// The Sigma logsource an event belongs to. Rules are only evaluated on events of their
+/// logsource: a rule that names a product, category or service never matches an event whose
+/// logsource lacks it or says otherwise.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogSource {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+impl LogSource {
+    pub fn new(product: Option<&str>, category: Option<&str>, service: Option<&str>) -> Self {
+        LogSource {
+            product: product.map(str::to_owned),
+            category: category.map(str::to_owned),
+            service: service.map(str::to_owned),
+        }
+    }
+}
+
+/// The wire format an event was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Rfc5424,
+    Rfc3164,
+    /// A JSON object (NDJSON line, or JSON carried as a syslog message).
+    Json,
+    /// A web server access log line (combined/common log format).
+    AccessLog,
+    /// A line no header grammar recognised: kept whole as the message.
+    Unparsed,
+}
+
+/// One RFC 5424 structured-data element: `[id name="value" ...]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SdElement {
+    pub id: String,
+    pub params: Vec<(String, String)>,
+}
+
+/// A parsed log event.
+///
+/// `fields` is the single place matching looks: header values (`app`, `pid`, `msgid`,
+/// `facility`, `severity`, `host`, `message`), structured data (`sd.ID.NAME`) and everything a
+/// payload extractor found (for example sshd's `user` and `src_ip`, or a Windows event's
+/// `EventID` and `CommandLine`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Event time in UTC: the header's time, or the receive time when the header has none.
+    pub time: DateTime<Utc>,
+    /// When vigil received the line.
+    pub received: DateTime<Utc>,
+    pub host: Option<String>,
+    pub message: String,
+    pub structured_data: Vec<SdElement>,
+    pub fields: Fields,
+    pub logsource: LogSource,
+    pub format: Format,
+    /// The line as received, lossily decoded as UTF-8, without its framing.
+    pub raw: String,
+}
+
+impl Event {
+    /// A field by name, as Sigma rules name it.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name)
+    }
+
+    pub(crate) fn set(&mut self, name: &str, value: impl Into<Value>) {
+        self.fields.insert(name.to_owned(), value.into());
+    }
+}

@@ -1,0 +1,294 @@
+//! vigil's parsers: bytes in, [`Event`]s out.
+//!
+//! Architecture invariant: this crate does no IO. It is handed bytes and a [`ParseContext`]
+//! (receive time, time zone) and returns events or errors with a stable reason code.
+//!
+//! - [`framing`] cuts TCP streams into messages (RFC 6587 octet counting or newlines).
+//! - [`syslog`] reads RFC 5424 and RFC 3164 headers.
+//! - [`programs`] extracts the fields of well-known programs' messages (sshd, sudo, useradd,
+//!   web access logs) and tags each event with its Sigma logsource.
+//! - [`json`] flattens JSON events (flat, or evtx_dump's Windows event shape).
+
+pub mod event;
+pub mod framing;
+pub mod json;
+pub mod programs;
+pub mod syslog;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use thiserror::Error;
+
+pub use event::{Event, Fields, Format, LogSource, SdElement, Value};
+
+/// The default time zone for senders whose timestamps carry none.
+pub const DEFAULT_TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+
+/// What a parser needs to know besides the bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseContext {
+    /// When the line was received; the event time when the line has none, and the reference
+    /// for RFC 3164's missing year.
+    pub received: DateTime<Utc>,
+    /// The sender's time zone, for timestamps without an offset.
+    pub tz: Tz,
+}
+
+impl ParseContext {
+    pub fn new(received: DateTime<Utc>) -> Self {
+        ParseContext { received, tz: DEFAULT_TZ }
+    }
+}
+
+/// Which grammar to read a line with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputFormat {
+    /// JSON when the line starts with `{`, otherwise syslog (then a web access line).
+    #[default]
+    Auto,
+    Syslog,
+    Json,
+}
+
+/// Why a line could not be parsed. The line is still kept: see [`unparsed`].
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("empty line")]
+    Empty,
+    #[error("not a valid {0} header")]
+    BadHeader(&'static str),
+    #[error("invalid timestamp {0:?}")]
+    BadTimestamp(String),
+    #[error("invalid RFC 5424 structured data")]
+    BadStructuredData,
+    #[error("invalid JSON: {0}")]
+    Json(String),
+}
+
+impl ParseError {
+    /// A stable reason code, for counters and summaries.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ParseError::Empty => "empty",
+            ParseError::BadHeader(_) => "bad_header",
+            ParseError::BadTimestamp(_) => "bad_timestamp",
+            ParseError::BadStructuredData => "bad_structured_data",
+            ParseError::Json(_) => "bad_json",
+        }
+    }
+}
+
+fn base_event(raw: String, format: Format, ctx: &ParseContext) -> Event {
+    Event {
+        time: ctx.received,
+        received: ctx.received,
+        host: None,
+        message: String::new(),
+        structured_data: Vec::new(),
+        fields: Fields::new(),
+        logsource: LogSource::default(),
+        format,
+        raw,
+    }
+}
+
+/// Parses one line (a frame, without its framing) into an event.
+pub fn parse(line: &[u8], ctx: &ParseContext, format: InputFormat) -> Result<Event, ParseError> {
+    let text = String::from_utf8_lossy(line);
+    let trimmed = text.trim_end_matches(['\r', '\n', '\0']);
+    if trimmed.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    match format {
+        InputFormat::Json => parse_json(trimmed, ctx),
+        InputFormat::Syslog => parse_syslog(trimmed, ctx),
+        InputFormat::Auto if trimmed.trim_start().starts_with('{') => parse_json(trimmed, ctx),
+        InputFormat::Auto => parse_syslog(trimmed, ctx),
+    }
+}
+
+/// The event for a line no grammar recognised: the whole line is the message, the event time is
+/// the receive time. Keyword rules still see it.
+pub fn unparsed(line: &[u8], ctx: &ParseContext) -> Event {
+    let raw = String::from_utf8_lossy(line).into_owned();
+    let mut event = base_event(raw.clone(), Format::Unparsed, ctx);
+    event.message = raw.clone();
+    event.set("message", raw);
+    event
+}
+
+fn parse_json(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
+    let parsed = json::parse(text).map_err(|e| ParseError::Json(e.to_string()))?;
+    let mut event = base_event(text.to_owned(), Format::Json, ctx);
+    event.time = parsed.time.unwrap_or(ctx.received);
+    event.host = parsed.host;
+    event.fields = parsed.fields;
+    event.logsource = parsed.logsource;
+    if let Some(msg) = event.fields.get("message").or_else(|| event.fields.get("Message")) {
+        event.message = msg.as_text().into_owned();
+    }
+    Ok(event)
+}
+
+fn parse_syslog(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
+    let header = if text.starts_with('<') && text.split_once('>').is_some_and(|(_, r)| r.starts_with("1 ")) {
+        syslog::rfc5424(text)?
+    } else {
+        match syslog::rfc3164(text, ctx.received, ctx.tz) {
+            Ok(h) => h,
+            Err(e) => {
+                return access_log_event(text, ctx).ok_or(e);
+            }
+        }
+    };
+    let format = if header.msgid.is_some() || !header.structured_data.is_empty() || text.contains(">1 ") {
+        Format::Rfc5424
+    } else {
+        Format::Rfc3164
+    };
+    let mut event = base_event(text.to_owned(), format, ctx);
+    event.time = header.time.unwrap_or(ctx.received);
+    event.host = header.host.map(str::to_owned);
+    if let Some(pri) = header.pri {
+        let (facility, severity) = syslog::pri_names(pri);
+        event.set("facility", facility);
+        event.set("severity", severity);
+    }
+    if let Some(host) = header.host {
+        event.set("host", host);
+    }
+    if let Some(app) = header.app {
+        event.set("app", app);
+    }
+    if let Some(pid) = header.pid {
+        event.set("pid", pid);
+    }
+    if let Some(msgid) = header.msgid {
+        event.set("msgid", msgid);
+    }
+    for sd in &header.structured_data {
+        for (name, value) in &sd.params {
+            event.set(&format!("sd.{}.{}", sd.id, name), value.as_str());
+        }
+    }
+    event.structured_data = header.structured_data;
+    event.message = header.message.to_owned();
+    event.set("message", header.message);
+    event.logsource = programs::linux_logsource(header.app);
+
+    let body = header.message.trim_start();
+    if body.starts_with('{') {
+        // JSON carried in syslog (NXLog, winlogbeat via a relay): its fields join the event's.
+        if let Ok(parsed) = json::parse(body) {
+            event.fields.extend(parsed.fields);
+            if parsed.logsource != LogSource::default() {
+                event.logsource = parsed.logsource;
+            }
+            if let Some(t) = parsed.time {
+                event.time = t;
+            }
+        }
+    } else if let Some((_, fields)) = programs::access_log(body) {
+        event.logsource = LogSource::new(None, Some("webserver"), None);
+        for (k, v) in fields {
+            event.set(k, v);
+        }
+    } else if let Some(app) = header.app {
+        programs::extract(app, &mut event);
+    }
+    Ok(event)
+}
+
+fn access_log_event(text: &str, ctx: &ParseContext) -> Option<Event> {
+    let (time, fields) = programs::access_log(text)?;
+    let mut event = base_event(text.to_owned(), Format::AccessLog, ctx);
+    event.time = time;
+    event.message = text.to_owned();
+    event.logsource = LogSource::new(None, Some("webserver"), None);
+    event.set("message", text);
+    for (k, v) in fields {
+        event.set(k, v);
+    }
+    Some(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ParseContext {
+        let received = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default();
+        ParseContext::new(received)
+    }
+
+    fn field<'a>(e: &'a Event, name: &str) -> String {
+        e.field(name).map(|v| v.as_text().into_owned()).unwrap_or_else(|| format!("<no {name}>"))
+    }
+
+    #[test]
+    fn sshd_failed_password_fields() {
+        let line = b"<38>Nov 23 10:00:01 bastion sshd[812]: Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2";
+        let e = parse(line, &ctx(), InputFormat::Auto).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.format, Format::Rfc3164);
+        assert_eq!(e.logsource, LogSource::new(Some("linux"), None, Some("sshd")));
+        assert_eq!(field(&e, "event"), "failed_password");
+        assert_eq!(field(&e, "user"), "admin");
+        assert_eq!(field(&e, "invalid_user"), "true");
+        assert_eq!(field(&e, "src_ip"), "203.0.113.9");
+        assert_eq!(field(&e, "src_port"), "52044");
+        assert_eq!(e.host.as_deref(), Some("bastion"));
+        assert_eq!(e.time.to_rfc3339(), "2026-11-23T03:00:01+00:00");
+    }
+
+    #[test]
+    fn sudo_and_useradd_fields() {
+        let e = parse(b"<85>1 2026-11-23T10:00:00Z h sudo - - - alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash", &ctx(), InputFormat::Auto)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.format, Format::Rfc5424);
+        assert_eq!((field(&e, "user"), field(&e, "target_user"), field(&e, "command")), ("alice".into(), "root".into(), "/bin/bash".into()));
+        let e = parse(b"Nov 23 10:00:00 h useradd[7]: new user: name=bob, UID=0, GID=0, home=/home/bob, shell=/bin/bash, from=/dev/pts/0", &ctx(), InputFormat::Auto)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((field(&e, "event"), field(&e, "user"), field(&e, "uid")), ("new_user".into(), "bob".into(), "0".into()));
+        assert_eq!(e.logsource.service.as_deref(), Some("auth"));
+    }
+
+    #[test]
+    fn access_log_line_with_and_without_syslog_header() {
+        let access = r#"198.51.100.7 - - [23/Nov/2026:10:00:00 +0700] "GET /uploads/shell.php?cmd=whoami HTTP/1.1" 200 512 "-" "curl/8.5""#;
+        let e = parse(access.as_bytes(), &ctx(), InputFormat::Auto).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.format, Format::AccessLog);
+        assert_eq!(e.logsource.category.as_deref(), Some("webserver"));
+        assert_eq!(field(&e, "cs-uri-query"), "cmd=whoami");
+        assert_eq!(field(&e, "cs-user-agent"), "curl/8.5");
+        let wrapped = format!("<190>Nov 23 10:00:00 portal nginx: {access}");
+        let e = parse(wrapped.as_bytes(), &ctx(), InputFormat::Auto).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(field(&e, "cs-uri-stem"), "/uploads/shell.php");
+        assert_eq!(field(&e, "c-ip"), "198.51.100.7");
+    }
+
+    #[test]
+    fn evtx_dump_json_is_flattened_to_sigma_names() {
+        let line = r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws01","TimeCreated":{"#attributes":{"SystemTime":"2025-11-27T07:40:10.165324Z"}}},"EventData":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami"}}}"##;
+        let e = parse(line.as_bytes(), &ctx(), InputFormat::Auto).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(e.field("EventID"), Some(&Value::Int(1)));
+        assert_eq!(field(&e, "Provider_Name"), "Microsoft-Windows-Sysmon");
+        assert_eq!(field(&e, "CommandLine"), "cmd /c whoami");
+        assert_eq!(e.logsource, LogSource::new(Some("windows"), Some("process_creation"), Some("sysmon")));
+        assert_eq!(e.host.as_deref(), Some("ws01"));
+        assert_eq!(e.time.to_rfc3339(), "2025-11-27T07:40:10.165324+00:00");
+    }
+
+    #[test]
+    fn garbage_is_an_error_with_a_reason_never_a_panic() {
+        for line in [&b"not syslog at all"[..], b"<999>x", b"{\"broken\": ", b"   ", b"\xff\xfe<13>"] {
+            if let Err(e) = parse(line, &ctx(), InputFormat::Auto) {
+                assert!(!e.reason().is_empty());
+            }
+        }
+        assert_eq!(parse(b"{\"a\":", &ctx(), InputFormat::Auto).map_err(|e| e.reason()), Err("bad_json"));
+        let e = unparsed(b"free text", &ctx());
+        assert_eq!(e.message, "free text");
+    }
+}
