@@ -1,1 +1,21 @@
+//! vigil's runtime: configuration, the syslog listeners, the detection pipeline, the alert
+//! store and offline replay.
+//!
+//! Data flow: listeners (tokio) -> [`pipeline::Detector`] (parsers + rules, rayon batches) ->
+//! [`store::AlertStore`] (tantivy). `replay` runs the same [`pipeline::Detector`] over files.
+//! This crate speaks syslog but never HTTP: only `vigil-ui-api` does.
 
+pub mod alert;
+pub mod config;
+pub mod pipeline;
+pub mod replay;
+pub mod serve;
+pub mod stats;
+pub mod store;
+
+pub use alert::{Alert, AlertRule, AlertSource};
+pub use config::{Config, ConfigError};
+pub use pipeline::{Detector, Input};
+pub use serve::{Engine, EngineError};
+pub use stats::{Stats, StatsSnapshot};
+pub use store::{AlertQuery, AlertStore, SearchResult, StoreError};

@@ -1,0 +1,94 @@
+//! The alert: what vigil raises when a rule matches an event. Its JSON shape is a public
+//! interface: `vigil replay` prints it and the HTTP API returns it.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use vigil_parsers::{Event, Fields};
+use vigil_rules::RuleMeta;
+
+/// The rule that raised an alert.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRule {
+    pub id: String,
+    pub title: String,
+    pub level: String,
+    pub author: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// Where the event came from: a file and its 1-based line (replay), or a network transport and
+/// peer address (serve).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertSource {
+    pub file: Option<String>,
+    pub line: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Deterministic: the same rule on the same event gives the same id, in `serve` and in
+    /// `replay`, so re-ingesting a line does not duplicate its alert.
+    pub id: String,
+    /// The event's time, UTC.
+    #[serde(with = "rfc3339")]
+    pub time: DateTime<Utc>,
+    pub rule: AlertRule,
+    pub host: Option<String>,
+    pub fields: Fields,
+    pub raw: String,
+    pub source: AlertSource,
+}
+
+impl Alert {
+    pub fn new(rule: &RuleMeta, event: &Event, source: AlertSource) -> Alert {
+        Alert {
+            id: alert_id(&rule.id, event),
+            time: event.time,
+            rule: AlertRule {
+                id: rule.id.clone(),
+                title: rule.title.clone(),
+                level: rule.level.as_str().to_owned(),
+                author: rule.author.clone(),
+                tags: rule.tags.clone(),
+            },
+            host: event.host.clone(),
+            fields: event.fields.clone(),
+            raw: event.raw.clone(),
+            source,
+        }
+    }
+}
+
+/// SHA-256 over the rule id, event time, host and raw line; the first 16 bytes, in hex.
+pub fn alert_id(rule_id: &str, event: &Event) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        rule_id.as_bytes(),
+        event.time.to_rfc3339_opts(SecondsFormat::Nanos, true).as_bytes(),
+        event.host.as_deref().unwrap_or("").as_bytes(),
+        event.raw.as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+mod rfc3339 {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
+    }
+}

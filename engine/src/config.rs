@@ -1,0 +1,159 @@
+//! Configuration: an embedded default TOML document, deep-merged with an optional user file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The embedded default configuration, as TOML.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config{}: {message}", origin.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    Invalid { origin: Option<PathBuf>, message: String },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub syslog: SyslogConfig,
+    pub http: HttpConfig,
+    pub rules: RulesConfig,
+    pub pipeline: PipelineConfig,
+    pub store: StoreConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    #[serde(deserialize_with = "optional_addr")]
+    pub udp: Option<SocketAddr>,
+    #[serde(deserialize_with = "optional_addr")]
+    pub tcp: Option<SocketAddr>,
+    pub max_message_bytes: usize,
+    #[serde(deserialize_with = "time_zone")]
+    pub timezone: Tz,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    pub bundled: bool,
+    pub dirs: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    pub batch_size: usize,
+    pub queue_capacity: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub commit_interval_ms: u64,
+    pub writer_memory_mb: usize,
+}
+
+fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|e| serde::de::Error::custom(format!("invalid address {s:?}: {e}")))
+}
+
+fn time_zone<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(|_| serde::de::Error::custom(format!("unknown time zone {s:?}")))
+}
+
+impl Config {
+    /// The embedded default configuration.
+    pub fn default_config() -> Result<Config, ConfigError> {
+        Config::from_overrides(None, "")
+    }
+
+    /// The default configuration overridden by the TOML in `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::from_overrides(Some(path), &text)
+    }
+
+    /// The default configuration overridden by `text` (TOML). Tables merge key by key; any
+    /// other value replaces the default.
+    pub fn from_overrides(origin: Option<&Path>, text: &str) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { origin: origin.map(Path::to_owned), message };
+        let mut base: toml::Table = toml::from_str(DEFAULT_CONFIG)
+            .map_err(|e| ConfigError::Invalid { origin: None, message: format!("embedded default: {e}") })?;
+        let user: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        check_known(&base, &user, "").map_err(invalid)?;
+        merge(&mut base, user);
+        toml::Value::Table(base).try_into().map_err(|e: toml::de::Error| invalid(e.to_string()))
+    }
+}
+
+/// Rejects keys the default configuration does not have, naming the full key.
+fn check_known(base: &toml::Table, user: &toml::Table, prefix: &str) -> Result<(), String> {
+    for (key, value) in user {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match (base.get(key), value) {
+            (None, _) => return Err(format!("unknown key `{path}`")),
+            (Some(toml::Value::Table(b)), toml::Value::Table(u)) => check_known(b, u, &path)?,
+            (Some(toml::Value::Table(_)), _) => return Err(format!("`{path}` must be a table")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn merge(base: &mut toml::Table, user: toml::Table) {
+    for (key, value) in user {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(u)) => merge(b, u),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        let c = Config::default_config().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8514");
+        assert_eq!(c.syslog.udp.map(|a| a.port()), Some(5514));
+        assert_eq!(c.syslog.timezone, chrono_tz::Asia::Ho_Chi_Minh);
+    }
+
+    #[test]
+    fn overrides_merge_and_unknown_keys_are_named() {
+        let c = Config::from_overrides(None, "[syslog]\nudp = \"\"\n[http]\nlisten = \"127.0.0.1:0\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.syslog.udp, None);
+        assert_eq!(c.syslog.tcp.map(|a| a.port()), Some(5514));
+        assert_eq!(c.http.listen.port(), 0);
+        let e = Config::from_overrides(None, "[syslog]\nudpp = \"x\"\n").map(|_| ()).map_err(|e| e.to_string());
+        assert!(e.as_ref().is_err_and(|m| m.contains("`syslog.udpp`")), "{e:?}");
+        let e = Config::from_overrides(None, "[syslog]\ntimezone = \"Mars/Base\"\n").map(|_| ());
+        assert!(e.is_err_and(|e| e.to_string().contains("Mars/Base")));
+    }
+}

@@ -1,0 +1,52 @@
+//! Pipeline counters. Every dropped, truncated or unparsable input is counted with a reason.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Messages received from the network or read from files.
+    pub received: AtomicU64,
+    /// Events that went through the rules.
+    pub processed: AtomicU64,
+    /// Alerts raised.
+    pub alerts: AtomicU64,
+    /// Alerts written to the index.
+    pub alerts_stored: AtomicU64,
+    /// Problems, by stable reason code (`bad_header`, `frame_too_long`, `store_error`, ...).
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+/// A point-in-time copy of the counters, as the stats API returns it.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatsSnapshot {
+    pub received: u64,
+    pub processed: u64,
+    pub alerts: u64,
+    pub alerts_stored: u64,
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn error(&self, reason: &str) {
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        *errors.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            received: self.received.load(Ordering::Relaxed),
+            processed: self.processed.load(Ordering::Relaxed),
+            alerts: self.alerts.load(Ordering::Relaxed),
+            alerts_stored: self.alerts_stored.load(Ordering::Relaxed),
+            errors: self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The alert store: a tantivy index under the data dir.
+//!
+//! Each alert is one document keyed by its id (re-adding an alert replaces it). The whole
+//! alert is stored as JSON, so what the API returns is exactly what was raised. Searchable:
+//! - `text` (default): the message, raw line and every field value;
+//! - `rule_title` (default), `rule_id`, `level`, `host`, `tags`: exact terms
+//!   (`level:high`, `host:bastion`);
+//! - `time`: event time, for ranges and newest-first order.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, STORED, STRING, Schema, TEXT, Value as _,
+};
+use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+use thiserror::Error;
+
+use crate::alert::Alert;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open the alert index at {path}: {source}")]
+    Open { path: String, source: tantivy::TantivyError },
+    #[error("cannot create {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("alert index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("invalid query: {0}")]
+    Query(String),
+    #[error("stored alert is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// A search over alerts.
+#[derive(Clone, Debug, Default)]
+pub struct AlertQuery {
+    /// tantivy query syntax; empty means every alert.
+    pub q: String,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchResult {
+    pub total: usize,
+    pub alerts: Vec<Alert>,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    time: Field,
+    rule_id: Field,
+    rule_title: Field,
+    level: Field,
+    host: Field,
+    tags: Field,
+    text: Field,
+    doc: Field,
+}
+
+pub struct AlertStore {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for AlertStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertStore").finish_non_exhaustive()
+    }
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let date = DateOptions::default().set_indexed().set_fast().set_precision(DateTimePrecision::Microseconds);
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        time: b.add_date_field("time", date),
+        rule_id: b.add_text_field("rule_id", STRING),
+        rule_title: b.add_text_field("rule_title", TEXT),
+        level: b.add_text_field("level", STRING),
+        host: b.add_text_field("host", STRING),
+        tags: b.add_text_field("tags", STRING),
+        text: b.add_text_field("text", TEXT),
+        doc: b.add_text_field("doc", STORED),
+    };
+    (b.build(), fields)
+}
+
+fn tantivy_time(t: DateTime<Utc>) -> tantivy::DateTime {
+    tantivy::DateTime::from_timestamp_micros(t.timestamp_micros())
+}
+
+impl AlertStore {
+    /// Opens the index in `dir`, creating it if needed. Fails if another process holds it.
+    pub fn open(dir: &Path, writer_memory_bytes: usize) -> Result<AlertStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+        let (schema, fields) = schema();
+        let open = |e| StoreError::Open { path: dir.display().to_string(), source: e };
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| open(tantivy::TantivyError::from(e)))?;
+        let index = Index::open_or_create(directory, schema).map_err(open)?;
+        let writer = index.writer_with_num_threads(1, writer_memory_bytes.max(15_000_000)).map_err(open)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(open)?;
+        Ok(AlertStore { index, reader, writer: Mutex::new(writer), fields })
+    }
+
+    /// Adds alerts; they become searchable at the next [`AlertStore::commit`].
+    pub fn add(&self, alerts: &[Alert]) -> Result<(), StoreError> {
+        let f = self.fields;
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        for alert in alerts {
+            let json = serde_json::to_string(alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut doc = TantivyDocument::default();
+            doc.add_text(f.id, &alert.id);
+            doc.add_date(f.time, tantivy_time(alert.time));
+            doc.add_text(f.rule_id, &alert.rule.id);
+            doc.add_text(f.rule_title, &alert.rule.title);
+            doc.add_text(f.level, &alert.rule.level);
+            if let Some(host) = &alert.host {
+                doc.add_text(f.host, host);
+            }
+            for tag in &alert.rule.tags {
+                doc.add_text(f.tags, tag);
+            }
+            doc.add_text(f.text, &alert.raw);
+            for (name, value) in &alert.fields {
+                if name != "message" || !alert.raw.contains(&*value.as_text()) {
+                    doc.add_text(f.text, value.as_text());
+                }
+            }
+            doc.add_text(f.doc, &json);
+            writer.delete_term(Term::from_field_text(f.id, &alert.id));
+            writer.add_document(doc)?;
+        }
+        Ok(())
+    }
+
+    /// Commits added alerts and makes them visible to searches.
+    pub fn commit(&self) -> Result<(), StoreError> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner()).commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Searches alerts, newest first.
+    pub fn search(&self, query: &AlertQuery) -> Result<SearchResult, StoreError> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if !query.q.trim().is_empty() {
+            let mut parser = QueryParser::for_index(&self.index, vec![f.text, f.rule_title]);
+            parser.set_conjunction_by_default();
+            let q = parser.parse_query(&query.q).map_err(|e| StoreError::Query(e.to_string()))?;
+            clauses.push((Occur::Must, q));
+        }
+        if query.from.is_some() || query.to.is_some() {
+            let bound = |t: Option<DateTime<Utc>>, inclusive: bool| match t {
+                None => Bound::Unbounded,
+                Some(t) if inclusive => Bound::Included(Term::from_field_date(f.time, tantivy_time(t))),
+                Some(t) => Bound::Excluded(Term::from_field_date(f.time, tantivy_time(t))),
+            };
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(query.from, true), bound(query.to, true)))));
+        }
+        let q: Box<dyn Query> = if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
+        let searcher = self.reader.searcher();
+        let limit = query.limit.max(1);
+        let (top, total) = searcher.search(
+            &q,
+            &(TopDocs::with_limit(limit).order_by_fast_field::<tantivy::DateTime>("time", Order::Desc), Count),
+        )?;
+        let mut alerts = Vec::with_capacity(top.len());
+        for (_, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let json = doc.get_first(f.doc).and_then(|v| v.as_str()).ok_or_else(|| StoreError::Corrupt("no document".into()))?;
+            alerts.push(serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        if query.limit == 0 {
+            alerts.clear();
+        }
+        Ok(SearchResult { total, alerts })
+    }
+}
