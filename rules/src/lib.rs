@@ -106,7 +106,7 @@ impl Level {
 
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -378,6 +378,21 @@ pub fn bundled() -> Vec<RuleSource> {
         "new_local_user.yml",
         "web_shell_request.yml",
     ]
+}
+
+/// Compiles the bundled pack (when `bundled`) and every rule under `dirs`, with every
+/// diagnostic from reading and compiling them.
+pub fn load(bundled_pack: bool, dirs: &[std::path::PathBuf]) -> (RuleSet, Vec<Diagnostic>) {
+    let mut sources = if bundled_pack { bundled() } else { Vec::new() };
+    let mut diagnostics = Vec::new();
+    for dir in dirs {
+        let (s, d) = load_dir(dir);
+        sources.extend(s);
+        diagnostics.extend(d);
+    }
+    let (set, d) = RuleSet::compile(sources);
+    diagnostics.extend(d);
+    (set, diagnostics)
 }
 
 /// Reads every `.yml` and `.yaml` file under `dir`, recursively, in path order. Files that

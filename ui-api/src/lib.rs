@@ -1,1 +1,133 @@
+//! vigil's HTTP API for SOC analysts. Architecture invariant: only this crate speaks HTTP.
+//!
+//! Routes (all JSON):
+//! - `GET /api/v1/health`: liveness, no authentication.
+//! - `GET /api/v1/alerts?q=&from=&to=&limit=`: alert search, newest first.
+//! - `GET /api/v1/stats`: pipeline counters.
+//! - `GET /api/v1/rules`: the loaded rules.
+//!
+//! Every route but health needs `Authorization: Bearer TOKEN`; anything else is a 401 with a
+//! JSON error that reveals nothing more.
 
+pub mod token;
+
+use std::sync::Arc;
+
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use vigil_engine::{AlertQuery, AlertStore, Stats, StoreError};
+use vigil_rules::RuleMeta;
+
+/// Default and largest `limit` of an alert search.
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 10_000;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<AlertStore>,
+    pub stats: Arc<Stats>,
+    pub rules: Arc<Vec<RuleMeta>>,
+    pub admin_token: Arc<String>,
+}
+
+/// The API router.
+pub fn app(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/stats", get(stats))
+        .route("/api/v1/rules", get(rules))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .merge(protected)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let ok = presented.is_some_and(|t| bool::from(t.as_bytes().ct_eq(state.admin_token.as_bytes())));
+    if !ok {
+        let mut resp = error(StatusCode::UNAUTHORIZED, "unauthorized");
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
+    }
+    next.run(request).await
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not found")
+}
+
+#[derive(Debug, Deserialize)]
+struct AlertParams {
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, Response> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => DateTime::parse_from_rfc3339(v)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("`{name}` is not an RFC 3339 time: {e}"))),
+    }
+}
+
+async fn alerts(State(state): State<AppState>, params: Result<Query<AlertParams>, axum::extract::rejection::QueryRejection>) -> Response {
+    let Query(params) = match params {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+    };
+    let (from, to) = match (parse_time("from", params.from.as_deref()), parse_time("to", params.to.as_deref())) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit > MAX_LIMIT {
+        return error(StatusCode::BAD_REQUEST, &format!("`limit` is at most {MAX_LIMIT}"));
+    }
+    let query = AlertQuery { q: params.q.unwrap_or_default(), from, to, limit };
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.search(&query)).await {
+        Ok(Ok(result)) => Json(result).into_response(),
+        Ok(Err(StoreError::Query(m))) => error(StatusCode::BAD_REQUEST, &format!("invalid query: {m}")),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "alert search failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "search failed")
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "search failed"),
+    }
+}
+
+async fn stats(State(state): State<AppState>) -> Json<vigil_engine::StatsSnapshot> {
+    Json(state.stats.snapshot())
+}
+
+async fn rules(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({ "total": state.rules.len(), "rules": *state.rules }))
+}

@@ -1,1 +1,230 @@
-fn main(){}
+//! The `vigil` command: parses flags and calls into the crates.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use vigil_engine::{Config, Detector, Engine, Stats};
+use vigil_parsers::InputFormat;
+use vigil_rules::{Diagnostic, RuleSet, Severity};
+use vigil_ui_api::token::{TokenOrigin, admin_token};
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "SOC event correlation engine: syslog in, Sigma detections, searchable alerts")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive syslog, detect, and serve the alert API.
+    Serve {
+        /// TOML file overriding the embedded default configuration.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Where alerts and the admin token are kept (default: ./vigil-data).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// A folder of Sigma rules to load besides the bundled pack (repeatable).
+        #[arg(long = "rules", value_name = "DIR")]
+        rules: Vec<PathBuf>,
+    },
+    /// Run the rules over log files (or `-` for stdin) and print one alert per line as JSON.
+    Replay {
+        /// Files to read; `-` is stdin.
+        #[arg(value_name = "FILE", default_value = "-")]
+        files: Vec<String>,
+        /// A folder of Sigma rules to load besides the bundled pack (repeatable).
+        #[arg(long = "rules", value_name = "DIR")]
+        rules: Vec<PathBuf>,
+        /// Leave the bundled pack out and use only `--rules`.
+        #[arg(long)]
+        no_bundled: bool,
+        /// How to read lines.
+        #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+        format: FormatArg,
+        /// Time zone of timestamps without an offset.
+        #[arg(long, default_value = "Asia/Ho_Chi_Minh")]
+        timezone: String,
+    },
+    /// Work with rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Print the loaded rules, and why any rule did not load.
+    List {
+        /// A folder of Sigma rules to load besides the bundled pack (repeatable).
+        #[arg(long = "rules", value_name = "DIR")]
+        rules: Vec<PathBuf>,
+        /// Leave the bundled pack out.
+        #[arg(long)]
+        no_bundled: bool,
+        /// One JSON object per rule instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Auto,
+    Syslog,
+    Ndjson,
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config, data_dir, rules } => serve(config, data_dir, rules),
+        Command::Replay { files, rules, no_bundled, format, timezone } => {
+            replay(files, rules, no_bundled, format, &timezone)
+        }
+        Command::Rules { command: RulesCommand::List { rules, no_bundled, json } } => list(rules, no_bundled, json),
+    }
+}
+
+/// Loads rules and reports every one that did not load on stderr.
+fn load_rules(bundled: bool, dirs: &[PathBuf], who: &str) -> RuleSet {
+    let (set, diagnostics) = vigil_rules::load(bundled, dirs);
+    report(&diagnostics);
+    let rejected = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    eprintln!("vigil {who}: rules: {} loaded, {rejected} rejected", set.len());
+    set
+}
+
+fn report(diagnostics: &[Diagnostic]) {
+    let mut err = std::io::stderr().lock();
+    for d in diagnostics {
+        let _ = writeln!(err, "{d}");
+    }
+}
+
+fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec<PathBuf>) -> Result<()> {
+    let mut config = match &config_file {
+        Some(path) => Config::load(path)?,
+        None => Config::default_config()?,
+    };
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    config.rules.dirs.extend(rule_dirs);
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let rules = load_rules(config.rules.bundled, &config.rules.dirs, "serve");
+    if rules.is_empty() {
+        bail!("no rules loaded; nothing to detect");
+    }
+    let metas: Vec<_> = rules.iter().cloned().collect();
+    let (token, origin) = admin_token(&config.data_dir)?;
+    let detector = Detector::new(rules, InputFormat::Auto, config.syslog.timezone);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let engine = runtime.block_on(async {
+        let engine = Engine::start(&config, detector).await?;
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
+        let http_addr = listener.local_addr()?;
+        {
+            let mut out = std::io::stdout().lock();
+            if let Some(a) = engine.udp_addr {
+                writeln!(out, "vigil serve: syslog/udp {a}")?;
+            }
+            if let Some(a) = engine.tcp_addr {
+                writeln!(out, "vigil serve: syslog/tcp {a}")?;
+            }
+            writeln!(out, "vigil serve: http http://{http_addr}")?;
+            match &origin {
+                TokenOrigin::Env => writeln!(out, "vigil serve: admin token from VIGIL_ADMIN_TOKEN")?,
+                TokenOrigin::File(p) => writeln!(out, "vigil serve: admin token in {}", p.display())?,
+                TokenOrigin::Generated(p) => writeln!(out, "vigil serve: admin token generated in {}", p.display())?,
+            }
+            out.flush()?;
+        }
+        let state = vigil_ui_api::AppState {
+            store: engine.store.clone(),
+            stats: engine.stats.clone(),
+            rules: Arc::new(metas),
+            admin_token: Arc::new(token),
+        };
+        axum::serve(listener, vigil_ui_api::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+        anyhow::Ok(engine)
+    })?;
+    drop(runtime);
+    tracing::info!("shutting down: draining the pipeline");
+    engine.join();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn replay(files: Vec<String>, rule_dirs: Vec<PathBuf>, no_bundled: bool, format: FormatArg, timezone: &str) -> Result<()> {
+    let tz = timezone.parse().map_err(|_| anyhow::anyhow!("unknown time zone {timezone:?}"))?;
+    let rules = load_rules(!no_bundled, &rule_dirs, "replay");
+    let format = match format {
+        FormatArg::Auto => InputFormat::Auto,
+        FormatArg::Syslog => InputFormat::Syslog,
+        FormatArg::Ndjson => InputFormat::Json,
+    };
+    let detector = Detector::new(rules, format, tz);
+    let stats = Stats::default();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let alerts = vigil_engine::replay::replay(&detector, &files, &mut out, &stats)?;
+    let snap = stats.snapshot();
+    let errors: u64 = snap.errors.values().sum();
+    eprintln!("vigil replay: {} lines, {} events, {alerts} alerts, {errors} unparsed", snap.received, snap.processed);
+    for (reason, n) in &snap.errors {
+        eprintln!("vigil replay:   {reason}: {n}");
+    }
+    Ok(())
+}
+
+fn list(rule_dirs: Vec<PathBuf>, no_bundled: bool, json: bool) -> Result<()> {
+    let rules = load_rules(!no_bundled, &rule_dirs, "rules");
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if json {
+        for rule in rules.iter() {
+            serde_json::to_writer(&mut out, rule)?;
+            writeln!(out)?;
+        }
+    } else {
+        writeln!(out, "{:<36}  {:<13}  {:<48}  ORIGIN", "ID", "LEVEL", "TITLE")?;
+        for rule in rules.iter() {
+            writeln!(out, "{:<36}  {:<13}  {:<48}  {}", rule.id, rule.level, rule.title, rule.origin)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
