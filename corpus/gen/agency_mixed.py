@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 SEED = 20261123
 ICT = timezone(timedelta(hours=7))
 START = datetime(2026, 11, 23, 8, 0, 0, tzinfo=ICT)
-BENIGN_LINES = 250
+BENIGN_LINES = 265
 
 # Facility * 8 + severity.
 KERN, MAIL, DAEMON, AUTH, CRON, AUTHPRIV, LOCAL7 = 0, 2, 3, 4, 9, 10, 23
@@ -38,6 +38,7 @@ DC = "dc01.sotttt-danang"  # RFC 5424 with structured data, sshd/sudo/useradd
 WEB2 = "web02.sokhdt-hcm"  # RFC 5424, nginx access lines with MSGID "access"
 
 RFC5424_HOSTS = {FW, DC, WEB2}
+SEQ = "\x00SEQ\x00"  # replaced by a per-host sequence number once lines are in time order
 HOST_IPS = {PORTAL: "10.10.1.20", MAIL01: "10.10.2.25", FW: "10.20.0.1", DC: "10.30.0.10", WEB2: "10.20.3.15"}
 
 ADMINS = ["tuan.nv", "hoa.ptt", "minh.lq", "linh.dt"]
@@ -45,7 +46,10 @@ ADMIN_NETS = ["10.10.5.", "10.30.8."]
 INTERNAL_HOSTS = ["app01", "db01", "backup01", "monitor01"]
 
 rng = random.Random(SEED)
-seq = {h: 0 for h in RFC5424_HOSTS}
+
+
+def uid(user):
+    return 1010 + ADMINS.index(user) if user in ADMINS else 1001
 
 
 def ext_ip(net=None):
@@ -68,12 +72,11 @@ def port():
 def line(when, host, pri, app, proc, msg, msgid="-"):
     """One syslog line in the host's format."""
     if host in RFC5424_HOSTS:
-        seq[host] += 1
         stamp = when.isoformat(timespec="microseconds")
         if host == DC:
-            sd = f'[origin ip="{HOST_IPS[host]}" software="rsyslogd" swVersion="8.2312.0"][meta sequenceId="{seq[host]}"]'
+            sd = f'[origin ip="{HOST_IPS[host]}" software="rsyslogd" swVersion="8.2312.0"][meta sequenceId="{SEQ}"]'
         elif host == FW and app == "kernel":
-            sd = f'[meta sequenceId="{seq[host]}"]'
+            sd = f'[meta sequenceId="{SEQ}"]'
         else:
             sd = "-"
         return f"<{pri}>1 {stamp} {host} {app} {proc if proc is not None else '-'} {msgid} {sd} {msg}"
@@ -114,11 +117,11 @@ PAGES = [
 ]
 
 
-def web_line(when, host, ip=None, page=None, agent=None):
+def web_line(when, host, ip=None, page=None, agent=None, referer=None):
     method, uri, status, size = page or rng.choice(PAGES)
     if size:
         size += rng.randint(-40, 40) if size > 1000 else 0
-    referer = rng.choice(["-", f"https://{PORTAL}/", f"https://{PORTAL}/index.php?page=news"])
+    referer = referer or rng.choice(["-", f"https://{host}/", f"https://{host}/index.php?page=news"])
     body = access(when, ip or ext_ip(), method, uri, status, max(size, 0), referer, agent or rng.choice(AGENTS))
     if host == WEB2:
         return line(when, host, LOCAL7 * 8 + INFO, "nginx", None, body, msgid="access")
@@ -135,7 +138,7 @@ def ssh_session(when, host, user, ip, method="publickey"):
     pri = AUTH * 8 + INFO
     out = [
         (when, line(when, host, pri, "sshd", p, f"Accepted {how}")),
-        (when, line(when, host, AUTHPRIV * 8 + INFO, "sshd", p, f"pam_unix(sshd:session): session opened for user {user}(uid={1000 + ADMINS.index(user) if user in ADMINS else 1001}) by (uid=0)")),
+        (when, line(when, host, AUTHPRIV * 8 + INFO, "sshd", p, f"pam_unix(sshd:session): session opened for user {user}(uid={uid(user)}) by (uid=0)")),
     ]
     if host not in RFC5424_HOSTS or rng.random() < 0.5:
         t = when + timedelta(seconds=1)
@@ -154,7 +157,7 @@ def sudo(when, host, user, pwd, command, target="root", tty="pts/0"):
     t2 = when
     return [
         (when, line(when, host, AUTHPRIV * 8 + NOTICE, "sudo", None, msg)),
-        (t2, line(t2, host, AUTHPRIV * 8 + INFO, "sudo", None, f"pam_unix(sudo:session): session opened for user {target}(uid=0) by {user}(uid={1000 + ADMINS.index(user) if user in ADMINS else 1001})")),
+        (t2, line(t2, host, AUTHPRIV * 8 + INFO, "sudo", None, f"pam_unix(sudo:session): session opened for user {target}(uid=0) by {user}(uid={uid(user)})")),
     ]
 
 
@@ -261,14 +264,25 @@ def benign(when):
     if kind == "sudo":
         host = rng.choice([PORTAL, DC, MAIL01])
         user = rng.choice(ADMINS)
-        pwd, cmd = rng.choice([
-            (f"/home/{user}", "/usr/bin/systemctl restart nginx"),
-            (f"/home/{user}", "/usr/bin/apt-get update"),
-            ("/var/log/nginx", "/usr/bin/tail -n 200 /var/log/nginx/error.log"),
-            ("/etc/postfix", "/usr/sbin/postqueue -p"),
-            (f"/home/{user}", "/usr/bin/systemctl status rsyslog"),
-            ("/etc/nginx", "/usr/sbin/nginx -t"),
-        ])
+        home = f"/home/{user}"
+        pwd, cmd = rng.choice({
+            PORTAL: [
+                (home, "/usr/bin/systemctl restart nginx"),
+                ("/var/log/nginx", "/usr/bin/tail -n 200 /var/log/nginx/error.log"),
+                ("/etc/nginx", "/usr/sbin/nginx -t"),
+                (home, "/usr/bin/apt-get update"),
+            ],
+            MAIL01: [
+                ("/etc/postfix", "/usr/sbin/postqueue -p"),
+                ("/etc/postfix", "/usr/sbin/postfix reload"),
+                (home, "/usr/bin/apt-get update"),
+            ],
+            DC: [
+                (home, "/usr/bin/systemctl status rsyslog"),
+                (home, "/usr/bin/journalctl -u chrony --since today"),
+                (home, "/usr/bin/apt-get update"),
+            ],
+        }[host])
         return sudo(when, host, user, pwd, cmd)
     if kind == "cron":
         return cron(when, rng.choice([PORTAL, DC, MAIL01, WEB2]))
@@ -342,8 +356,9 @@ def intrusion():
         ("/index.php?page=news&id=1%27%20UNION%20SELECT%20NULL,version()--%20-", 500),
         ("/phpmyadmin/index.php", 404),
     ]:
-        t += timedelta(seconds=rng.randint(1, 3))
-        out.append((t, web_line(t, WEB2, ip="198.51.100.66", page=("GET", uri, status, 548), agent="sqlmap/1.8.11#stable (https://sqlmap.org)")))
+        t += timedelta(seconds=rng.randint(1, 3), microseconds=rng.randint(0, 999999))
+        agent = "sqlmap/1.8.11#stable (https://sqlmap.org)"
+        out.append((t, web_line(t, WEB2, ip="198.51.100.66", page=("GET", uri, status, 548), agent=agent, referer="-")))
     return out
 
 
@@ -352,14 +367,19 @@ def main():
     t = START
     lines = 0
     while lines < BENIGN_LINES:
-        t += timedelta(seconds=rng.randint(1, 40), microseconds=rng.randint(0, 999999))
+        t += timedelta(seconds=rng.randint(5, 120), microseconds=rng.randint(0, 999999))
         group = benign(t)
         events += group
         lines += len(group)
     # Stable sort: lines of one group that share a timestamp keep their order.
     events.sort(key=lambda e: e[0])
+    seq = {h: 0 for h in RFC5424_HOSTS}
     out = sys.stdout
     for _, text in events:
+        if SEQ in text:
+            host = text.split(" ", 3)[2]
+            seq[host] += 1
+            text = text.replace(SEQ, str(seq[host]))
         out.write(text + "\n")
 
 

@@ -146,7 +146,13 @@ async fn tcp_accept_loop(listener: TcpListener, tx: mpsc::Sender<Input>, stats: 
     }
 }
 
-async fn tcp_connection(mut stream: TcpStream, peer: SocketAddr, tx: mpsc::Sender<Input>, stats: Arc<Stats>, max: usize) {
+async fn tcp_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    tx: mpsc::Sender<Input>,
+    stats: Arc<Stats>,
+    max: usize,
+) {
     let mut decoder = FrameDecoder::new(max);
     let mut buf = vec![0u8; 64 * 1024];
     let mut frames = Vec::new();

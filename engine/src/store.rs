@@ -15,9 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
-use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, STORED, STRING, Schema, TEXT, Value as _,
-};
+use tantivy::schema::{DateOptions, DateTimePrecision, Field, STORED, STRING, Schema, TEXT, Value as _};
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 use thiserror::Error;
 
@@ -106,8 +104,8 @@ impl AlertStore {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
         let (schema, fields) = schema();
         let open = |e| StoreError::Open { path: dir.display().to_string(), source: e };
-        let directory = tantivy::directory::MmapDirectory::open(dir)
-            .map_err(|e| open(tantivy::TantivyError::from(e)))?;
+        let directory =
+            tantivy::directory::MmapDirectory::open(dir).map_err(|e| open(tantivy::TantivyError::from(e)))?;
         let index = Index::open_or_create(directory, schema).map_err(open)?;
         let writer = index.writer_with_num_threads(1, writer_memory_bytes.max(15_000_000)).map_err(open)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(open)?;
@@ -170,7 +168,8 @@ impl AlertStore {
             };
             clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(query.from, true), bound(query.to, true)))));
         }
-        let q: Box<dyn Query> = if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
+        let q: Box<dyn Query> =
+            if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
         let searcher = self.reader.searcher();
         let limit = query.limit.max(1);
         let (top, total) = searcher.search(
@@ -180,7 +179,10 @@ impl AlertStore {
         let mut alerts = Vec::with_capacity(top.len());
         for (_, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
-            let json = doc.get_first(f.doc).and_then(|v| v.as_str()).ok_or_else(|| StoreError::Corrupt("no document".into()))?;
+            let json = doc
+                .get_first(f.doc)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| StoreError::Corrupt("no document".into()))?;
             alerts.push(serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         }
         if query.limit == 0 {

@@ -29,10 +29,8 @@ fn replay(lines: &str) -> (Vec<vigil_engine::Alert>, Stats, tempfile::TempDir) {
     let stats = Stats::default();
     let mut out = Vec::new();
     let n = vigil_engine::replay::replay(&detector(), &[path.display().to_string()], &mut out, &stats).expect("replay");
-    let alerts: Vec<vigil_engine::Alert> = String::from_utf8_lossy(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("alert JSON"))
-        .collect();
+    let alerts: Vec<vigil_engine::Alert> =
+        String::from_utf8_lossy(&out).lines().map(|l| serde_json::from_str(l).expect("alert JSON")).collect();
     assert_eq!(n as usize, alerts.len());
     (alerts, stats, dir)
 }
@@ -40,8 +38,7 @@ fn replay(lines: &str) -> (Vec<vigil_engine::Alert>, Stats, tempfile::TempDir) {
 #[test]
 fn replay_reports_lines_and_counts_bad_input() {
     let (alerts, stats, _dir) = replay(LINES);
-    let got: Vec<(u64, &str)> =
-        alerts.iter().map(|a| (a.source.line.unwrap_or(0), a.rule.title.as_str())).collect();
+    let got: Vec<(u64, &str)> = alerts.iter().map(|a| (a.source.line.unwrap_or(0), a.rule.title.as_str())).collect();
     assert_eq!(
         got,
         vec![

@@ -37,8 +37,7 @@ fn flatten(prefix: &str, v: &Json, out: &mut Fields) {
             }
         }
         Json::Array(items) => {
-            let text: Vec<String> =
-                items.iter().filter_map(scalar).map(|s| s.as_text().into_owned()).collect();
+            let text: Vec<String> = items.iter().filter_map(scalar).map(|s| s.as_text().into_owned()).collect();
             out.insert(prefix.to_owned(), Value::Str(text.join(", ")));
         }
         other => {

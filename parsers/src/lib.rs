@@ -217,13 +217,12 @@ mod tests {
     use super::*;
 
     fn ctx() -> ParseContext {
-        let received = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default();
+        let received =
+            DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_default();
         ParseContext::new(received)
     }
 
-    fn field<'a>(e: &'a Event, name: &str) -> String {
+    fn field(e: &Event, name: &str) -> String {
         e.field(name).map(|v| v.as_text().into_owned()).unwrap_or_else(|| format!("<no {name}>"))
     }
 
@@ -247,10 +246,16 @@ mod tests {
         let e = parse(b"<85>1 2026-11-23T10:00:00Z h sudo - - - alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash", &ctx(), InputFormat::Auto)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(e.format, Format::Rfc5424);
-        assert_eq!((field(&e, "user"), field(&e, "target_user"), field(&e, "command")), ("alice".into(), "root".into(), "/bin/bash".into()));
+        assert_eq!(
+            (field(&e, "user"), field(&e, "target_user"), field(&e, "command")),
+            ("alice".into(), "root".into(), "/bin/bash".into())
+        );
         let e = parse(b"Nov 23 10:00:00 h useradd[7]: new user: name=bob, UID=0, GID=0, home=/home/bob, shell=/bin/bash, from=/dev/pts/0", &ctx(), InputFormat::Auto)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((field(&e, "event"), field(&e, "user"), field(&e, "uid")), ("new_user".into(), "bob".into(), "0".into()));
+        assert_eq!(
+            (field(&e, "event"), field(&e, "user"), field(&e, "uid")),
+            ("new_user".into(), "bob".into(), "0".into())
+        );
         assert_eq!(e.logsource.service.as_deref(), Some("auth"));
     }
 

@@ -20,8 +20,10 @@ pub fn linux_logsource(app: Option<&str>) -> LogSource {
         Some("sshd") => "sshd",
         Some("sudo") => "sudo",
         Some("cron" | "crond" | "anacron") => "cron",
-        Some("useradd" | "userdel" | "usermod" | "groupadd" | "groupdel" | "passwd" | "chpasswd"
-        | "su" | "login" | "systemd-logind" | "chage" | "gpasswd") => "auth",
+        Some(
+            "useradd" | "userdel" | "usermod" | "groupadd" | "groupdel" | "passwd" | "chpasswd" | "su" | "login"
+            | "systemd-logind" | "chage" | "gpasswd",
+        ) => "auth",
         Some("auditd" | "audispd") => "auditd",
         Some("vsftpd") => "vsftpd",
         Some("clamd" | "freshclam") => "clamav",
@@ -121,10 +123,13 @@ fn useradd(event: &mut Event) {
     }
 }
 
+/// Fields of an access line, with Sigma's webserver names.
+pub type AccessFields = Vec<(&'static str, String)>;
+
 /// A web server access line in the common or combined log format:
 /// `IP IDENT USER [TIME] "METHOD URI VERSION" STATUS BYTES ["REFERER" "USER-AGENT"]`.
 /// Returns the event time and the fields, with Sigma's webserver field names.
-pub fn access_log(line: &str) -> Option<(DateTime<Utc>, Vec<(&'static str, String)>)> {
+pub fn access_log(line: &str) -> Option<(DateTime<Utc>, AccessFields)> {
     let (ip, rest) = line.split_once(' ')?;
     let (_ident, rest) = rest.split_once(' ')?;
     let (user, rest) = rest.split_once(' ')?;

@@ -26,12 +26,32 @@ pub struct Header<'a> {
 }
 
 const FACILITIES: [&str; 24] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-    "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1", "local2", "local3",
-    "local4", "local5", "local6", "local7",
+    "kern",
+    "user",
+    "mail",
+    "daemon",
+    "auth",
+    "syslog",
+    "lpr",
+    "news",
+    "uucp",
+    "cron",
+    "authpriv",
+    "ftp",
+    "ntp",
+    "security",
+    "console",
+    "solaris-cron",
+    "local0",
+    "local1",
+    "local2",
+    "local3",
+    "local4",
+    "local5",
+    "local6",
+    "local7",
 ];
-const SEVERITIES: [&str; 8] =
-    ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+const SEVERITIES: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 
 /// Facility and severity names of a PRI value.
 pub fn pri_names(pri: u8) -> (&'static str, &'static str) {
@@ -40,13 +60,12 @@ pub fn pri_names(pri: u8) -> (&'static str, &'static str) {
 }
 
 fn pri(i: &str) -> IResult<&str, u8> {
-    map_res(
-        delimited(char('<'), take_while_m_n(1, 3, |c: char| c.is_ascii_digit()), char('>')),
-        |d: &str| match d.parse::<u8>() {
+    map_res(delimited(char('<'), take_while_m_n(1, 3, |c: char| c.is_ascii_digit()), char('>')), |d: &str| {
+        match d.parse::<u8>() {
             Ok(p) if p <= 191 => Ok(p),
             _ => Err(()),
-        },
-    )
+        }
+    })
     .parse(i)
 }
 
@@ -75,14 +94,11 @@ pub fn rfc5424(line: &str) -> Result<Header<'_>, ParseError> {
         let (i, _) = char(' ').parse(i)?;
         Ok((i, (pri, ts, host, app, procid, msgid)))
     };
-    let (rest, (pri, ts, host, app, procid, msgid)) =
-        header(line).map_err(|_| ParseError::BadHeader("rfc5424"))?;
+    let (rest, (pri, ts, host, app, procid, msgid)) = header(line).map_err(|_| ParseError::BadHeader("rfc5424"))?;
     let time = match ts {
         "-" => None,
         ts => Some(
-            DateTime::parse_from_rfc3339(ts)
-                .map_err(|_| ParseError::BadTimestamp(ts.to_owned()))?
-                .with_timezone(&Utc),
+            DateTime::parse_from_rfc3339(ts).map_err(|_| ParseError::BadTimestamp(ts.to_owned()))?.with_timezone(&Utc),
         ),
     };
     let (structured_data, rest) = structured_data(rest)?;
@@ -154,8 +170,7 @@ fn structured_data(i: &str) -> Result<(Vec<SdElement>, &str), ParseError> {
     Ok((elements, rest))
 }
 
-const MONTHS: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// `Mmm dd hh:mm:ss[.frac]`: month, day and time, without a year.
 fn bsd_timestamp(i: &str) -> IResult<&str, (u32, u32, NaiveTime)> {
@@ -164,31 +179,22 @@ fn bsd_timestamp(i: &str) -> IResult<&str, (u32, u32, NaiveTime)> {
     })
     .parse(i)?;
     let (i, _) = space1.parse(i)?;
-    let (i, day) =
-        map_res(take_while_m_n(1, 2, |c: char| c.is_ascii_digit()), str::parse::<u32>).parse(i)?;
+    let (i, day) = map_res(take_while_m_n(1, 2, |c: char| c.is_ascii_digit()), str::parse::<u32>).parse(i)?;
     let (i, _) = char(' ').parse(i)?;
-    let (i, time) = map_res(
-        take_while1(|c: char| c.is_ascii_digit() || c == ':' || c == '.'),
-        |t: &str| NaiveTime::parse_from_str(t, "%H:%M:%S%.f"),
-    )
+    let (i, time) = map_res(take_while1(|c: char| c.is_ascii_digit() || c == ':' || c == '.'), |t: &str| {
+        NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
+    })
     .parse(i)?;
     Ok((i, (mon, day, time)))
 }
 
 fn iso_timestamp(i: &str) -> IResult<&str, DateTime<Utc>> {
-    map_res(token, |t: &str| DateTime::parse_from_rfc3339(t).map(|d| d.with_timezone(&Utc)))
-        .parse(i)
+    map_res(token, |t: &str| DateTime::parse_from_rfc3339(t).map(|d| d.with_timezone(&Utc))).parse(i)
 }
 
 /// Resolves a year-less local time: the year of `received` in `tz`, or the year before when that
 /// would put the event more than a week in the future (a December line read in January).
-pub fn infer_year(
-    month: u32,
-    day: u32,
-    time: NaiveTime,
-    received: DateTime<Utc>,
-    tz: Tz,
-) -> Option<DateTime<Utc>> {
+pub fn infer_year(month: u32, day: u32, time: NaiveTime, received: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
     let local_now = received.with_timezone(&tz);
     let at = |year: i32| {
         let date = NaiveDate::from_ymd_opt(year, month, day)?;
@@ -208,11 +214,7 @@ pub fn infer_year(
 pub fn rfc3164(line: &str, received: DateTime<Utc>, tz: Tz) -> Result<Header<'_>, ParseError> {
     let (rest, pri) = opt(pri).parse(line).map_err(|_| ParseError::BadHeader("rfc3164"))?;
     let mut stamp = |i| -> IResult<&str, Option<DateTime<Utc>>> {
-        alt((
-            bsd_timestamp.map(|(m, d, t)| infer_year(m, d, t, received, tz)),
-            iso_timestamp.map(Some),
-        ))
-        .parse(i)
+        alt((bsd_timestamp.map(|(m, d, t)| infer_year(m, d, t, received, tz)), iso_timestamp.map(Some))).parse(i)
     };
     let (rest, time) = match (stamp.parse(rest), pri) {
         (Ok((rest, time)), _) => (rest, time),
@@ -221,16 +223,8 @@ pub fn rfc3164(line: &str, received: DateTime<Utc>, tz: Tz) -> Result<Header<'_>
         (Err(_), None) => return Err(ParseError::BadHeader("rfc3164")),
     };
     let rest = rest.trim_start_matches(' ');
-    let mut header = Header {
-        pri,
-        time,
-        host: None,
-        app: None,
-        pid: None,
-        msgid: None,
-        structured_data: Vec::new(),
-        message: rest,
-    };
+    let mut header =
+        Header { pri, time, host: None, app: None, pid: None, msgid: None, structured_data: Vec::new(), message: rest };
     // `HOST TAG[PID]: MSG`, or `TAG[PID]: MSG` when the sender leaves out its hostname.
     if let Some((app, pid, msg)) = program_tag(rest) {
         (header.app, header.pid, header.message) = (Some(app), pid, msg);
@@ -248,7 +242,7 @@ pub fn rfc3164(line: &str, received: DateTime<Utc>, tz: Tz) -> Result<Header<'_>
 
 /// `TAG[PID]: ` or `TAG: ` at the start of `i`.
 fn program_tag(i: &str) -> Option<(&str, Option<&str>, &str)> {
-    let end = i.find(|c: char| c == ' ' || c == '[' || c == ':')?;
+    let end = i.find([' ', '[', ':'])?;
     let (app, rest) = i.split_at(end);
     if app.is_empty() || app.len() > 64 {
         return None;
@@ -308,13 +302,11 @@ mod tests {
         assert_eq!((h.host, h.app, h.pid), (Some("gw01"), Some("sshd"), Some("99")));
         assert_eq!(h.message, "Failed password");
 
-        let h = rfc3164("Nov 23 18:00:00 sudo: alice : TTY=pts/0", received, tz)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let h = rfc3164("Nov 23 18:00:00 sudo: alice : TTY=pts/0", received, tz).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((h.host, h.app, h.pid), (None, Some("sudo"), None));
         assert_eq!(h.message, "alice : TTY=pts/0");
 
-        let h = rfc3164("2026-11-23T10:00:00+07:00 host cron[1]: job", received, tz)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let h = rfc3164("2026-11-23T10:00:00+07:00 host cron[1]: job", received, tz).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(h.time, Some(utc("2026-11-23T03:00:00Z")));
         assert_eq!(h.app, Some("cron"));
     }

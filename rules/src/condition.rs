@@ -113,10 +113,8 @@ fn of_expr(input: &str) -> IResult<&str, Expr> {
         value(Quantifier::All, keyword("all")),
     ));
     let target = alt((value("*", keyword("them")), ident));
-    map((quantifier, multispace1, keyword("of"), multispace1, target), |(q, _, _, _, t)| {
-        Expr::Of(q, t.to_owned())
-    })
-    .parse(input)
+    map((quantifier, multispace1, keyword("of"), multispace1, target), |(q, _, _, _, t)| Expr::Of(q, t.to_owned()))
+        .parse(input)
 }
 
 #[cfg(test)]

@@ -48,7 +48,11 @@ enum Order {
 #[derive(Debug)]
 enum ValueMatcher {
     /// A literal without wildcards. Lowercased at compile time unless `cased`.
-    Text { needle: String, cmp: Cmp, cased: bool },
+    Text {
+        needle: String,
+        cmp: Cmp,
+        cased: bool,
+    },
     /// Wildcards, or `|re`.
     Regex(Regex),
     Number(f64),
@@ -244,7 +248,12 @@ fn resolve(expr: &Expr, searches: &[Search]) -> Result<Cond, CompileError> {
     Ok(match expr {
         Expr::Ident(name) => match searches.iter().position(|s| &s.name == name) {
             Some(i) => Cond::Search(i),
-            None => return Err(err("unknown_identifier", format!("condition names `{name}`, which the detection does not define"))),
+            None => {
+                return Err(err(
+                    "unknown_identifier",
+                    format!("condition names `{name}`, which the detection does not define"),
+                ));
+            }
         },
         Expr::Of(q, pattern) => {
             let them = pattern == "*";
@@ -285,14 +294,17 @@ fn glob(pattern: &str, name: &str) -> bool {
 fn compile_search(name: &str, value: &Yaml) -> Result<Search, CompileError> {
     let alternatives = match value {
         Yaml::Mapping(map) => vec![compile_map(map)?],
-        Yaml::Sequence(seq) if seq.iter().all(|v| matches!(v, Yaml::Mapping(_))) && !seq.is_empty() => seq
-            .iter()
-            .filter_map(|v| v.as_mapping())
-            .map(compile_map)
-            .collect::<Result<_, _>>()?,
+        Yaml::Sequence(seq) if seq.iter().all(|v| matches!(v, Yaml::Mapping(_))) && !seq.is_empty() => {
+            seq.iter().filter_map(|v| v.as_mapping()).map(compile_map).collect::<Result<_, _>>()?
+        }
         Yaml::Sequence(seq) => vec![vec![keywords(seq)?]],
         Yaml::String(_) | Yaml::Number(_) => vec![vec![keywords(std::slice::from_ref(value))?]],
-        _ => return Err(err("bad_detection", format!("search identifier `{name}` is neither a map, a list nor a value"))),
+        _ => {
+            return Err(err(
+                "bad_detection",
+                format!("search identifier `{name}` is neither a map, a list nor a value"),
+            ));
+        }
     };
     Ok(Search { name: name.to_owned(), alternatives })
 }
@@ -358,9 +370,12 @@ fn compile_item(key: &str, value: &Yaml) -> Result<Item, CompileError> {
             "lte" => m.order = Some(Order::Lte),
             "gt" => m.order = Some(Order::Gt),
             "gte" => m.order = Some(Order::Gte),
-            "base64" | "base64offset" | "utf16le" | "utf16be" | "utf16" | "wide" | "cidr" | "fieldref"
-            | "expand" | "neq" | "minute" | "hour" | "day" | "week" | "month" | "year" => {
-                return Err(err("unsupported_modifier", format!("modifier `{modifier}` (in `{key}`) is not supported yet")));
+            "base64" | "base64offset" | "utf16le" | "utf16be" | "utf16" | "wide" | "cidr" | "fieldref" | "expand"
+            | "neq" | "minute" | "hour" | "day" | "week" | "month" | "year" => {
+                return Err(err(
+                    "unsupported_modifier",
+                    format!("modifier `{modifier}` (in `{key}`) is not supported yet"),
+                ));
             }
             other => return Err(err("unknown_modifier", format!("unknown modifier `{other}` in `{key}`"))),
         }
@@ -417,7 +432,12 @@ fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher
         Yaml::String(s) => s.clone(),
         Yaml::Number(n) => n.to_string(),
         Yaml::Bool(b) => b.to_string(),
-        _ => return Err(err("bad_value", format!("`{key}` holds a value that is not a string, number, boolean or null"))),
+        _ => {
+            return Err(err(
+                "bad_value",
+                format!("`{key}` holds a value that is not a string, number, boolean or null"),
+            ));
+        }
     };
     if m.re {
         let (i, multi, dot) = m.re_flags;
@@ -433,10 +453,8 @@ fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher
     }
     let cmp = m.cmp.unwrap_or(Cmp::Exact);
     if m.windash {
-        let mut variants: Vec<String> = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}']
-            .iter()
-            .map(|d| text.replace('-', &d.to_string()))
-            .collect();
+        let mut variants: Vec<String> =
+            ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'].iter().map(|d| text.replace('-', &d.to_string())).collect();
         variants.dedup();
         for variant in variants {
             out.push(text_matcher(&variant, cmp, m.cased)?);
@@ -486,7 +504,8 @@ fn tokenize(s: &str) -> Vec<Token> {
 fn text_matcher(text: &str, cmp: Cmp, cased: bool) -> Result<ValueMatcher, CompileError> {
     let tokens = tokenize(text);
     if tokens.iter().all(|t| matches!(t, Token::Lit(_))) {
-        let mut needle: String = tokens.into_iter().map(|t| if let Token::Lit(s) = t { s } else { String::new() }).collect();
+        let mut needle: String =
+            tokens.into_iter().map(|t| if let Token::Lit(s) = t { s } else { String::new() }).collect();
         if !cased {
             needle = needle.to_lowercase();
         }
@@ -506,7 +525,9 @@ fn text_matcher(text: &str, cmp: Cmp, cased: bool) -> Result<ValueMatcher, Compi
     if matches!(cmp, Cmp::Exact | Cmp::EndsWith) {
         pattern.push('$');
     }
-    Regex::new(&pattern).map(ValueMatcher::Regex).map_err(|e| err("bad_value", format!("wildcard pattern {text:?}: {e}")))
+    Regex::new(&pattern)
+        .map(ValueMatcher::Regex)
+        .map_err(|e| err("bad_value", format!("wildcard pattern {text:?}: {e}")))
 }
 
 #[cfg(test)]

@@ -200,8 +200,11 @@ impl RuleSet {
         let mut ids: HashMap<String, String> = HashMap::new();
         for source in sources {
             for (index, doc) in serde_yaml_ng::Deserializer::from_str(&source.text).enumerate() {
-                let origin =
-                    if index == 0 { source.origin.clone() } else { format!("{} (document {})", source.origin, index + 1) };
+                let origin = if index == 0 {
+                    source.origin.clone()
+                } else {
+                    format!("{} (document {})", source.origin, index + 1)
+                };
                 let diag = |rule: Option<String>, severity, code, message: String| Diagnostic {
                     origin: origin.clone(),
                     rule,
@@ -258,7 +261,12 @@ impl RuleSet {
                     continue;
                 };
                 let Some(det) = &raw.detection else {
-                    diagnostics.push(diag(name, Severity::Error, "missing_field", "rule has no `detection`".to_owned()));
+                    diagnostics.push(diag(
+                        name,
+                        Severity::Error,
+                        "missing_field",
+                        "rule has no `detection`".to_owned(),
+                    ));
                     continue;
                 };
                 let level = match raw.level.as_deref() {
@@ -310,7 +318,11 @@ impl RuleSet {
                 let lower = |s: Option<String>| s.map(|s| s.to_ascii_lowercase());
                 let logsource = raw
                     .logsource
-                    .map(|l| LogSource { product: lower(l.product), category: lower(l.category), service: lower(l.service) })
+                    .map(|l| LogSource {
+                        product: lower(l.product),
+                        category: lower(l.category),
+                        service: lower(l.service),
+                    })
                     .unwrap_or_default();
                 rules.push(Rule {
                     meta: RuleMeta {
@@ -481,18 +493,48 @@ mod tests {
     fn bundled_rules_fire_on_their_lines_and_only_there() {
         let set = RuleSet::bundled();
         let cases: &[(&str, &[&str])] = &[
-            ("<38>Nov 23 10:00:01 bastion sshd[812]: Failed password for root from 203.0.113.9 port 52044 ssh2", &["SSH Password Authentication Failure"]),
-            ("<38>Nov 23 10:00:01 bastion sshd[812]: Invalid user oracle from 203.0.113.9 port 52044", &["SSH Login Attempt for an Invalid User"]),
-            ("<38>Nov 23 10:00:01 bastion sshd[812]: Failed password for invalid user oracle from 203.0.113.9 port 52044 ssh2", &["SSH Login Attempt for an Invalid User"]),
+            (
+                "<38>Nov 23 10:00:01 bastion sshd[812]: Failed password for root from 203.0.113.9 port 52044 ssh2",
+                &["SSH Password Authentication Failure"],
+            ),
+            (
+                "<38>Nov 23 10:00:01 bastion sshd[812]: Invalid user oracle from 203.0.113.9 port 52044",
+                &["SSH Login Attempt for an Invalid User"],
+            ),
+            (
+                "<38>Nov 23 10:00:01 bastion sshd[812]: Failed password for invalid user oracle from 203.0.113.9 port 52044 ssh2",
+                &["SSH Login Attempt for an Invalid User"],
+            ),
             ("<38>Nov 23 10:00:01 bastion sshd[812]: Accepted publickey for deploy from 10.0.0.5 port 40022 ssh2", &[]),
-            ("<85>Nov 23 10:00:02 bastion sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash", &["Sudo to a Root Shell"]),
-            ("<85>Nov 23 10:00:02 bastion sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/su -", &["Sudo to a Root Shell"]),
-            ("<85>Nov 23 10:00:02 bastion sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx", &[]),
-            ("<85>Nov 23 10:00:02 bastion sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=postgres ; COMMAND=/bin/bash", &[]),
-            ("<86>Nov 23 10:00:03 bastion useradd[901]: new user: name=backup2, UID=1002, GID=1002, home=/home/backup2, shell=/bin/bash, from=/dev/pts/0", &["New Local User Account Created"]),
+            (
+                "<85>Nov 23 10:00:02 bastion sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash",
+                &["Sudo to a Root Shell"],
+            ),
+            (
+                "<85>Nov 23 10:00:02 bastion sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/su -",
+                &["Sudo to a Root Shell"],
+            ),
+            (
+                "<85>Nov 23 10:00:02 bastion sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx",
+                &[],
+            ),
+            (
+                "<85>Nov 23 10:00:02 bastion sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=postgres ; COMMAND=/bin/bash",
+                &[],
+            ),
+            (
+                "<86>Nov 23 10:00:03 bastion useradd[901]: new user: name=backup2, UID=1002, GID=1002, home=/home/backup2, shell=/bin/bash, from=/dev/pts/0",
+                &["New Local User Account Created"],
+            ),
             ("<86>Nov 23 10:00:03 bastion useradd[901]: new group: name=backup2, GID=1002", &[]),
-            (r#"<190>Nov 23 10:00:04 portal nginx: 198.51.100.7 - - [23/Nov/2026:10:00:04 +0700] "GET /uploads/avatar.php?cmd=id HTTP/1.1" 200 91 "-" "curl/8.5""#, &["Web Shell Style Request"]),
-            (r#"<190>Nov 23 10:00:04 portal nginx: 198.51.100.7 - - [23/Nov/2026:10:00:04 +0700] "GET /index.php?page=news HTTP/1.1" 200 5120 "-" "Mozilla/5.0""#, &[]),
+            (
+                r#"<190>Nov 23 10:00:04 portal nginx: 198.51.100.7 - - [23/Nov/2026:10:00:04 +0700] "GET /uploads/avatar.php?cmd=id HTTP/1.1" 200 91 "-" "curl/8.5""#,
+                &["Web Shell Style Request"],
+            ),
+            (
+                r#"<190>Nov 23 10:00:04 portal nginx: 198.51.100.7 - - [23/Nov/2026:10:00:04 +0700] "GET /index.php?page=news HTTP/1.1" 200 5120 "-" "Mozilla/5.0""#,
+                &[],
+            ),
             // Another logsource never matches: sshd-like text from a different program.
             ("<38>Nov 23 10:00:01 bastion myapp: Failed password for root from 203.0.113.9 port 52044 ssh2", &[]),
         ];
@@ -504,11 +546,17 @@ mod tests {
     #[test]
     fn every_bad_rule_is_reported_with_its_reason() {
         let sources = vec![
-            RuleSource::new("a.yml", "title: t\nid: 1\ndetection:\n  sel:\n    a|base64offset|contains: x\n  condition: sel\n"),
+            RuleSource::new(
+                "a.yml",
+                "title: t\nid: 1\ndetection:\n  sel:\n    a|base64offset|contains: x\n  condition: sel\n",
+            ),
             RuleSource::new("b.yml", "title: [unclosed\n"),
             RuleSource::new("c.yml", "title: c\ncorrelation:\n  type: event_count\n"),
             RuleSource::new("d.yml", "title: d\nid: 4\ndetection:\n  sel:\n    a: 1\n  condition: sel | count() > 5\n"),
-            RuleSource::new("e.yml", "title: e\nid: 5\nlogsource:\n  product: linux\ndetection:\n  sel:\n    a: 1\n  condition: sel\n"),
+            RuleSource::new(
+                "e.yml",
+                "title: e\nid: 5\nlogsource:\n  product: linux\ndetection:\n  sel:\n    a: 1\n  condition: sel\n",
+            ),
             RuleSource::new("f.yml", "title: f\nid: 5\ndetection:\n  sel:\n    a: 1\n  condition: sel\n"),
         ];
         let (set, diags) = RuleSet::compile(sources);

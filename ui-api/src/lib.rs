@@ -46,11 +46,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/rules", get(rules))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
-        .route("/api/v1/health", get(health))
-        .merge(protected)
-        .fallback(not_found)
-        .with_state(state)
+    Router::new().route("/api/v1/health", get(health)).merge(protected).fallback(not_found).with_state(state)
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -89,23 +85,26 @@ struct AlertParams {
     limit: Option<usize>,
 }
 
-fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, Response> {
+fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, String> {
     match value.filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => DateTime::parse_from_rfc3339(v)
             .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("`{name}` is not an RFC 3339 time: {e}"))),
+            .map_err(|e| format!("`{name}` is not an RFC 3339 time: {e}")),
     }
 }
 
-async fn alerts(State(state): State<AppState>, params: Result<Query<AlertParams>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn alerts(
+    State(state): State<AppState>,
+    params: Result<Query<AlertParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let Query(params) = match params {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
     };
     let (from, to) = match (parse_time("from", params.from.as_deref()), parse_time("to", params.to.as_deref())) {
         (Ok(f), Ok(t)) => (f, t),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, &m),
     };
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if limit > MAX_LIMIT {

@@ -12,7 +12,11 @@ use vigil_rules::{Diagnostic, RuleSet, Severity};
 use vigil_ui_api::token::{TokenOrigin, admin_token};
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "SOC event correlation engine: syslog in, Sigma detections, searchable alerts")]
+#[command(
+    name = "vigil",
+    version,
+    about = "SOC event correlation engine: syslog in, Sigma detections, searchable alerts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -82,9 +86,7 @@ enum FormatArg {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -190,7 +192,13 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn replay(files: Vec<String>, rule_dirs: Vec<PathBuf>, no_bundled: bool, format: FormatArg, timezone: &str) -> Result<()> {
+fn replay(
+    files: Vec<String>,
+    rule_dirs: Vec<PathBuf>,
+    no_bundled: bool,
+    format: FormatArg,
+    timezone: &str,
+) -> Result<()> {
     let tz = timezone.parse().map_err(|_| anyhow::anyhow!("unknown time zone {timezone:?}"))?;
     let rules = load_rules(!no_bundled, &rule_dirs, "replay");
     let format = match format {

@@ -125,7 +125,8 @@ fn get(server: &Server, path: &str, token: Option<&str>) -> (u16, Value) {
 const SSH_FAIL: &str = "Failed password for root from 203.0.113.9 port 52044 ssh2";
 const SSH_INVALID: &str = "Invalid user oracle from 198.51.100.23 port 40222";
 const SUDO_SHELL: &str = "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash";
-const NEW_USER: &str = "new user: name=backup2, UID=1002, GID=1002, home=/home/backup2, shell=/bin/bash, from=/dev/pts/0";
+const NEW_USER: &str =
+    "new user: name=backup2, UID=1002, GID=1002, home=/home/backup2, shell=/bin/bash, from=/dev/pts/0";
 const WEB_SHELL: &str =
     r#"198.51.100.7 - - [23/Nov/2026:10:00:04 +0700] "GET /uploads/avatar.php?cmd=id HTTP/1.1" 200 91 "-" "curl/8.5""#;
 
@@ -151,12 +152,35 @@ fn logger_lines_become_searchable_alerts_and_replay_agrees() {
     }
 
     // Five triggers, each over a different transport/format, and lines that must not alert.
-    logger(&server, &["--tcp", "--octet-count"], "sshd", &[SSH_FAIL, "Accepted publickey for deploy from 10.0.0.5 port 40022 ssh2"]);
+    logger(
+        &server,
+        &["--tcp", "--octet-count"],
+        "sshd",
+        &[SSH_FAIL, "Accepted publickey for deploy from 10.0.0.5 port 40022 ssh2"],
+    );
     logger(&server, &["--udp", "--rfc3164"], "sudo", &[SUDO_SHELL]);
-    logger(&server, &["--tcp", "--rfc3164"], "sshd", &[SSH_INVALID, "Connection closed by 10.0.0.9 port 51000 [preauth]"]);
+    logger(
+        &server,
+        &["--tcp", "--rfc3164"],
+        "sshd",
+        &[SSH_INVALID, "Connection closed by 10.0.0.9 port 51000 [preauth]"],
+    );
     logger(&server, &["--udp", "--rfc5424"], "useradd", &[NEW_USER]);
-    logger(&server, &["--tcp", "--octet-count", "--rfc5424"], "nginx", &[WEB_SHELL, r#"198.51.100.8 - - [23/Nov/2026:10:00:05 +0700] "GET /index.php?page=news HTTP/1.1" 200 5120 "-" "Mozilla/5.0""#]);
-    logger(&server, &["--tcp", "--octet-count", "--rfc3164"], "sudo", &["bob : TTY=pts/1 ; PWD=/srv ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx"]);
+    logger(
+        &server,
+        &["--tcp", "--octet-count", "--rfc5424"],
+        "nginx",
+        &[
+            WEB_SHELL,
+            r#"198.51.100.8 - - [23/Nov/2026:10:00:05 +0700] "GET /index.php?page=news HTTP/1.1" 200 5120 "-" "Mozilla/5.0""#,
+        ],
+    );
+    logger(
+        &server,
+        &["--tcp", "--octet-count", "--rfc3164"],
+        "sudo",
+        &["bob : TTY=pts/1 ; PWD=/srv ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx"],
+    );
     // sshd's words from another program: another logsource, no alert.
     logger(&server, &["--udp", "--rfc5424"], "myapp", &[SSH_FAIL]);
     let sent = 10;
@@ -183,7 +207,12 @@ fn logger_lines_become_searchable_alerts_and_replay_agrees() {
     assert_eq!(body["total"], 5, "{body:#}");
     let found: BTreeSet<(String, String)> = alerts
         .iter()
-        .map(|a| (a["rule"]["title"].as_str().unwrap_or("").to_owned(), a["fields"]["message"].as_str().unwrap_or("").to_owned()))
+        .map(|a| {
+            (
+                a["rule"]["title"].as_str().unwrap_or("").to_owned(),
+                a["fields"]["message"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
     let expected: BTreeSet<(String, String)> = [
         ("SSH Password Authentication Failure", SSH_FAIL),
