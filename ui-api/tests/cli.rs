@@ -1,0 +1,141 @@
+//! The rule author's workflow through the real `vigil` binary: list rules, see why a rule did
+//! not load, replay NDJSON and syslog files against local rules.
+
+use std::process::{Command, Output};
+
+const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+
+fn vigil(args: &[&str], dir: &std::path::Path) -> Output {
+    let out = Command::new(VIGIL).args(args).current_dir(dir).output().expect("run vigil");
+    assert!(out.status.success(), "vigil {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+const WIN_RULE: &str = r"
+title: Whoami Run by a Shell
+id: 0b7f4a57-6f0f-4b59-9f0a-7d7bbf3c8a11
+author: test
+level: high
+tags: [attack.discovery, attack.t1033]
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  selection:
+    Image|endswith: '\whoami.exe'
+    ParentImage|endswith:
+      - '\cmd.exe'
+      - '\powershell.exe'
+  filter_system:
+    User|contains: 'SYSTEM'
+  condition: selection and not filter_system
+";
+
+const BROKEN_RULE: &str = "title: Broken\nid: 1\nlogsource:\n  product: linux\ndetection:\n  sel:\n    a|base64offset|contains: x\n  condition: sel\n";
+
+#[test]
+fn rules_list_shows_the_pack_and_why_rules_did_not_load() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(rules.join("windows")).expect("mkdir");
+    std::fs::write(rules.join("windows/whoami.yml"), WIN_RULE).expect("write");
+    std::fs::write(rules.join("broken.yml"), BROKEN_RULE).expect("write");
+    let out = vigil(&["rules", "list", "--rules", "rules"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for title in [
+        "SSH Password Authentication Failure",
+        "SSH Login Attempt for an Invalid User",
+        "Sudo to a Root Shell",
+        "New Local User Account Created",
+        "Web Shell Style Request",
+        "Whoami Run by a Shell",
+    ] {
+        assert!(stdout.contains(title), "{title} missing from:\n{stdout}");
+    }
+    assert!(!stdout.contains("Broken"));
+    assert!(stderr.contains("broken.yml") && stderr.contains("base64offset"), "{stderr}");
+    assert!(stderr.contains("6 loaded, 1 rejected"), "{stderr}");
+
+    let out = vigil(&["rules", "list", "--no-bundled", "--json", "--rules", "rules"], dir.path());
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["level"], "high");
+}
+
+#[test]
+fn replay_ndjson_evtx_and_flat_events_against_local_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("rules")).expect("mkdir");
+    std::fs::write(dir.path().join("rules/whoami.yml"), WIN_RULE).expect("write");
+    let evtx = |image: &str, parent: &str, user: &str| {
+        serde_json::json!({"Event": {
+            "System": {
+                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+                "EventID": 1,
+                "Channel": "Microsoft-Windows-Sysmon/Operational",
+                "Computer": "ws01.sotttt.gov.vn",
+                "TimeCreated": {"#attributes": {"SystemTime": "2026-11-23T03:00:00.000000Z"}}
+            },
+            "EventData": {"Image": image, "ParentImage": parent, "User": user, "CommandLine": "whoami /all"}
+        }})
+        .to_string()
+    };
+    let lines = [
+        evtx("C:\\Windows\\System32\\whoami.exe", "C:\\Windows\\System32\\cmd.exe", "SOTTTT\\an.nguyen"),
+        evtx("C:\\Windows\\System32\\whoami.exe", "C:\\Windows\\System32\\cmd.exe", "NT AUTHORITY\\SYSTEM"),
+        "{not json".to_owned(),
+        evtx(
+            "C:\\Windows\\System32\\WHOAMI.EXE",
+            "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "SOTTTT\\b",
+        ),
+        // A flat event of another logsource: the Windows rule must not see it.
+        r#"{"Image": "C:\\Windows\\System32\\whoami.exe", "ParentImage": "C:\\Windows\\System32\\cmd.exe"}"#.to_owned(),
+    ];
+    std::fs::write(dir.path().join("events.ndjson"), lines.join("\n") + "\n").expect("write");
+    let out = vigil(&["replay", "--no-bundled", "--rules", "rules", "--format", "ndjson", "events.ndjson"], dir.path());
+    let alerts: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let got: Vec<(u64, &str)> = alerts
+        .iter()
+        .map(|a| (a["source"]["line"].as_u64().unwrap_or(0), a["rule"]["title"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(got, vec![(1, "Whoami Run by a Shell"), (4, "Whoami Run by a Shell")]);
+    assert_eq!(alerts[0]["host"], "ws01.sotttt.gov.vn");
+    assert_eq!(alerts[0]["time"], "2026-11-23T03:00:00Z");
+    assert_eq!(alerts[0]["fields"]["EventID"], 1);
+    assert_eq!(alerts[0]["source"]["file"], "events.ndjson");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad_json: 1"), "the bad line is counted: {stderr}");
+}
+
+#[test]
+fn replay_reads_stdin() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(VIGIL)
+        .args(["replay", "-"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run vigil");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(
+            stdin,
+            "<86>Nov 23 10:00:03 bastion useradd[901]: new user: name=x, UID=0, GID=0, home=/root, shell=/bin/sh"
+        )
+        .expect("write");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let alert: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one alert");
+    assert_eq!(alert["rule"]["title"], "New Local User Account Created");
+    assert_eq!(alert["source"], serde_json::json!({"file": "-", "line": 1}));
+    assert_eq!(alert["fields"]["uid"], "0");
+}
