@@ -62,9 +62,7 @@ fn input_sets() -> Vec<InputSet> {
     }
     let loghub = root.join("../shared/corpus/loghub");
     if loghub.is_dir() {
-        for (name, file) in
-            [("loghub-linux", "Linux/Linux_2k.log"), ("loghub-openssh", "OpenSSH/OpenSSH_2k.log")]
-        {
+        for (name, file) in [("loghub-linux", "Linux/Linux_2k.log"), ("loghub-openssh", "OpenSSH/OpenSSH_2k.log")] {
             let path = loghub.join(file);
             match read_lines(&path, LOGHUB_MAX_LINES) {
                 Ok(lines) => sets.push(InputSet { name, lines }),
@@ -72,10 +70,7 @@ fn input_sets() -> Vec<InputSet> {
             }
         }
     } else {
-        println!(
-            "parse bench: {} not found; benchmarking only this repository's corpus/",
-            loghub.display()
-        );
+        println!("parse bench: {} not found; benchmarking only this repository's corpus/", loghub.display());
     }
     sets
 }
@@ -101,9 +96,7 @@ fn summarize(set: &InputSet, ctx: &ParseContext) {
             }
             Err(e) => {
                 *errors.entry(e.reason()).or_default() += 1;
-                first_error
-                    .entry(e.reason())
-                    .or_insert_with(|| String::from_utf8_lossy(line).into_owned());
+                first_error.entry(e.reason()).or_insert_with(|| String::from_utf8_lossy(line).into_owned());
             }
         }
     }
@@ -140,10 +133,7 @@ fn bench_parse(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
+    Criterion::default().sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3))
 }
 
 criterion_group! {

@@ -60,6 +60,7 @@ const TOKEN_ENV: &str = "VIGIL_ADMIN_TOKEN";
 const DEFAULT_TOKEN_FILE: &str = "vigil-data/admin.token";
 const DEFAULT_INPUT: &str = "corpus/syslog/agency-mixed.log";
 const POLL: Duration = Duration::from_millis(50);
+const STORE_WAIT: Duration = Duration::from_secs(10);
 
 /// The counters of `GET /api/v1/stats` this tool uses.
 #[derive(Clone, Copy, Debug)]
@@ -101,8 +102,7 @@ impl Api {
         if !status.is_success() {
             bail!("GET {} answered {status}: {}", self.url, body.trim());
         }
-        serde_json::from_str(&body)
-            .with_context(|| format!("GET {} did not answer JSON: {}", self.url, body.trim()))
+        serde_json::from_str(&body).with_context(|| format!("GET {} did not answer JSON: {}", self.url, body.trim()))
     }
 
     fn counters(&self) -> Result<Counters> {
@@ -133,10 +133,7 @@ fn token(args: &Args) -> Result<String> {
     }
     let path = args.token_file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_TOKEN_FILE));
     let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read the admin token from {} (give --token, --token-file or {TOKEN_ENV})",
-            path.display()
-        )
+        format!("cannot read the admin token from {} (give --token, --token-file or {TOKEN_ENV})", path.display())
     })?;
     let text = text.trim();
     ensure!(!text.is_empty(), "the admin token file {} is empty", path.display());
@@ -219,12 +216,15 @@ fn main() -> Result<()> {
     let before = api.counters().context("reading the baseline counters")?;
     let target = before.processed + args.lines;
     println!(
-        "vigil-load: {} lines from {} ({} distinct) to {addr} over {} connection(s), {:?} framing",
+        "vigil-load: {} lines from {} ({} distinct) to {addr} over {} connection(s), {} framing",
         args.lines,
         input.display(),
         frames.len(),
         args.connections,
-        args.framing,
+        match args.framing {
+            Framing::Octet => "octet-counting",
+            Framing::Newline => "newline",
+        },
     );
     println!(
         "vigil-load: baseline received={} processed={} alerts={}",
@@ -285,10 +285,18 @@ fn main() -> Result<()> {
             rate(processed, done_in),
         );
     }
+    // Alerts become searchable at the store's next commit: wait (briefly) for the store to
+    // catch up, so that the stored count is comparable to the alert count.
+    let store_deadline = Instant::now() + STORE_WAIT;
+    while last.alerts_stored < last.alerts && Instant::now() < store_deadline {
+        thread::sleep(POLL);
+        last = api.counters()?;
+    }
     println!(
-        "vigil-load: alerts     +{} (stored +{})",
+        "vigil-load: alerts     +{} (stored +{}, {:.3} s after the first send)",
         last.alerts.saturating_sub(before.alerts),
         last.alerts_stored.saturating_sub(before.alerts_stored),
+        started.elapsed().as_secs_f64(),
     );
     if let Ok(json) = api.stats_json()
         && let Some(errors) = json.get("errors")
