@@ -39,7 +39,7 @@ impl Detector {
     /// counted and still matched, as an unparsed event, so keyword rules see it.
     /// Returns `None` for an empty message, which is skipped.
     pub fn detect(&self, input: &Input, stats: &Stats) -> Option<Vec<Alert>> {
-        let ctx = ParseContext { received: input.received, tz: self.tz };
+        let ctx = ParseContext { received: input.received, tz: self.tz, origin: None };
         let event = match vigil_parsers::parse(&input.bytes, &ctx, self.format) {
             Ok(e) => e,
             Err(vigil_parsers::ParseError::Empty) => return None,

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -111,6 +112,16 @@ pub struct SdElement {
     pub params: Vec<(String, String)>,
 }
 
+/// Who sent an event: the configured source it was attributed to, and that source's agency
+/// and province. Shared by every event of the source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The source's name in the configuration.
+    pub source: String,
+    pub agency: String,
+    pub province: String,
+}
+
 /// A parsed log event.
 ///
 /// `fields` is the single place matching looks: header values (`app`, `pid`, `msgid`,
@@ -131,6 +142,9 @@ pub struct Event {
     pub format: Format,
     /// The line as received, lossily decoded as UTF-8, without its framing.
     pub raw: String,
+    /// The sender's source, agency and province, when the event came from a configured
+    /// source (the engine always sets it; a bare parse has none).
+    pub origin: Option<Arc<Origin>>,
 }
 
 impl Event {

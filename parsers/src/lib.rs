@@ -19,24 +19,26 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use thiserror::Error;
 
-pub use event::{Event, Fields, Format, LogSource, SdElement, Value};
+pub use event::{Event, Fields, Format, LogSource, Origin, SdElement, Value};
 
 /// The default time zone for senders whose timestamps carry none.
 pub const DEFAULT_TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
 /// What a parser needs to know besides the bytes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ParseContext {
     /// When the line was received; the event time when the line has none, and the reference
     /// for RFC 3164's missing year.
     pub received: DateTime<Utc>,
     /// The sender's time zone, for timestamps without an offset.
     pub tz: Tz,
+    /// The sender's source, copied into every event.
+    pub origin: Option<std::sync::Arc<Origin>>,
 }
 
 impl ParseContext {
     pub fn new(received: DateTime<Utc>) -> Self {
-        ParseContext { received, tz: DEFAULT_TZ }
+        ParseContext { received, tz: DEFAULT_TZ, origin: None }
     }
 }
 
@@ -89,6 +91,7 @@ fn base_event(raw: String, format: Format, ctx: &ParseContext) -> Event {
         logsource: LogSource::default(),
         format,
         raw,
+        origin: ctx.origin.clone(),
     }
 }
 

@@ -550,6 +550,7 @@ mod tests {
             logsource: LogSource::default(),
             format: Format::Json,
             raw: String::new(),
+            origin: None,
         }
     }
 
