@@ -21,6 +21,9 @@ pub struct AlertRule {
 /// peer address (serve).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlertSource {
+    /// The configured source the sender was attributed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub file: Option<String>,
     pub line: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,13 +42,19 @@ pub struct Alert {
     pub time: DateTime<Utc>,
     pub rule: AlertRule,
     pub host: Option<String>,
+    /// The sender's agency and province (from `[[sources]]`; "unassigned" for unknown senders).
+    #[serde(default)]
+    pub agency: Option<String>,
+    #[serde(default)]
+    pub province: Option<String>,
     pub fields: Fields,
     pub raw: String,
     pub source: AlertSource,
 }
 
 impl Alert {
-    pub fn new(rule: &RuleMeta, event: &Event, source: AlertSource) -> Alert {
+    pub fn new(rule: &RuleMeta, event: &Event, mut source: AlertSource) -> Alert {
+        source.name = event.origin.as_ref().map(|o| o.source.clone());
         Alert {
             id: alert_id(&rule.id, event),
             time: event.time,
@@ -57,6 +66,8 @@ impl Alert {
                 tags: rule.tags.clone(),
             },
             host: event.host.clone(),
+            agency: event.origin.as_ref().map(|o| o.agency.clone()),
+            province: event.origin.as_ref().map(|o| o.province.clone()),
             fields: event.fields.clone(),
             raw: event.raw.clone(),
             source,

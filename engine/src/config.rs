@@ -7,6 +7,9 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::sources::{SourceConfig, UnknownSourcesConfig};
+use crate::tls::TlsConfig;
+
 /// The embedded default configuration, as TOML.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
@@ -22,7 +25,10 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub data_dir: PathBuf,
+    pub sources: Vec<SourceConfig>,
     pub syslog: SyslogConfig,
+    pub tls: TlsConfig,
+    pub unknown_sources: UnknownSourcesConfig,
     pub http: HttpConfig,
     pub rules: RulesConfig,
     pub pipeline: PipelineConfig,
@@ -36,7 +42,12 @@ pub struct SyslogConfig {
     pub udp: Option<SocketAddr>,
     #[serde(deserialize_with = "optional_addr")]
     pub tcp: Option<SocketAddr>,
+    #[serde(deserialize_with = "optional_addr")]
+    pub tls: Option<SocketAddr>,
     pub max_message_bytes: usize,
+    pub udp_recv_buffer_bytes: usize,
+    pub tcp_idle_timeout_secs: u64,
+    pub max_connections: usize,
     #[serde(deserialize_with = "time_zone")]
     pub timezone: Tz,
 }
@@ -142,6 +153,24 @@ mod tests {
         assert_eq!(c.http.listen.to_string(), "127.0.0.1:8514");
         assert_eq!(c.syslog.udp.map(|a| a.port()), Some(5514));
         assert_eq!(c.syslog.timezone, chrono_tz::Asia::Ho_Chi_Minh);
+        assert_eq!(c.syslog.tls.map(|a| a.port()), Some(6514));
+        assert!(c.sources.is_empty());
+    }
+
+    #[test]
+    fn sources_are_read_and_their_unknown_keys_rejected() {
+        let c = Config::from_overrides(
+            None,
+            "[[sources]]\nname = \"hn\"\nagency = \"A\"\nprovince = \"Ha Noi\"\nmatch = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.sources.len(), 1);
+        assert_eq!(c.sources[0].province, "Ha Noi");
+        let e = Config::from_overrides(
+            None,
+            "[[sources]]\nname = \"hn\"\nagency = \"A\"\nprovince = \"P\"\nmatch = []\nzone = 1\n",
+        );
+        assert!(e.is_err_and(|e| e.to_string().contains("zone")));
     }
 
     #[test]

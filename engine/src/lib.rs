@@ -10,8 +10,10 @@ pub mod config;
 pub mod pipeline;
 pub mod replay;
 pub mod serve;
+pub mod sources;
 pub mod stats;
 pub mod store;
+pub mod tls;
 
 pub use alert::{Alert, AlertRule, AlertSource};
 pub use config::{Config, ConfigError};

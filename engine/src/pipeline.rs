@@ -1,13 +1,15 @@
 //! Detection shared by `serve` and `replay`: bytes in, alerts out. Both paths call
 //! [`Detector::detect`], so they raise the same alerts for the same line.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use rayon::prelude::*;
 use vigil_parsers::{InputFormat, ParseContext};
 use vigil_rules::RuleSet;
 
 use crate::alert::{Alert, AlertSource};
+use crate::sources::{Resolution, Source, SourceMap};
 use crate::stats::Stats;
 
 /// One message to detect on.
@@ -15,6 +17,9 @@ use crate::stats::Stats;
 pub struct Input {
     pub bytes: Vec<u8>,
     pub received: DateTime<Utc>,
+    /// The sender's source when its certificate or address identified it; otherwise it is
+    /// resolved from the message's hostname, or is the default for unknown senders.
+    pub sender: Option<Arc<Source>>,
     pub source: AlertSource,
 }
 
@@ -23,12 +28,16 @@ pub struct Input {
 pub struct Detector {
     rules: RuleSet,
     format: InputFormat,
-    tz: Tz,
+    sources: Arc<SourceMap>,
 }
 
 impl Detector {
-    pub fn new(rules: RuleSet, format: InputFormat, tz: Tz) -> Self {
-        Detector { rules, format, tz }
+    pub fn new(rules: RuleSet, format: InputFormat, sources: Arc<SourceMap>) -> Self {
+        Detector { rules, format, sources }
+    }
+
+    pub fn sources(&self) -> &Arc<SourceMap> {
+        &self.sources
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -37,10 +46,13 @@ impl Detector {
 
     /// Parses one message and returns the alerts it raises. A message no grammar reads is
     /// counted and still matched, as an unparsed event, so keyword rules see it.
-    /// Returns `None` for an empty message, which is skipped.
-    pub fn detect(&self, input: &Input, stats: &Stats) -> Option<Vec<Alert>> {
-        let ctx = ParseContext { received: input.received, tz: self.tz, origin: None };
-        let event = match vigil_parsers::parse(&input.bytes, &ctx, self.format) {
+    /// Parses a message and attributes it to its source. `None` for an empty message, or one
+    /// from an unknown sender when those are refused (counted).
+    pub fn parse(&self, input: &Input, stats: &Stats) -> Option<vigil_parsers::Event> {
+        let tz = input.sender.as_ref().map_or(self.sources.default_tz(), |s| s.tz);
+        let mut ctx =
+            ParseContext { received: input.received, tz, origin: input.sender.as_ref().map(|s| s.origin.clone()) };
+        let mut event = match vigil_parsers::parse(&input.bytes, &ctx, self.format) {
             Ok(e) => e,
             Err(vigil_parsers::ParseError::Empty) => return None,
             Err(e) => {
@@ -48,6 +60,38 @@ impl Detector {
                 vigil_parsers::unparsed(&input.bytes, &ctx)
             }
         };
+        if input.sender.is_none() {
+            match event.host.as_deref().and_then(|h| self.sources.by_host(h)) {
+                Some(source) => {
+                    ctx.origin = Some(source.origin.clone());
+                    if source.tz != tz {
+                        ctx.tz = source.tz;
+                        if let Ok(e) = vigil_parsers::parse(&input.bytes, &ctx, self.format) {
+                            event = e;
+                        }
+                    }
+                    event.origin = Some(source.origin.clone());
+                }
+                None => match self.sources.unknown() {
+                    Resolution::Source(source) => {
+                        Stats::add(&stats.unknown_senders, 1);
+                        event.origin = Some(source.origin.clone());
+                    }
+                    Resolution::Refused => {
+                        stats.error("unknown_source_refused");
+                        return None;
+                    }
+                },
+            }
+        }
+        Some(event)
+    }
+
+    /// Parses one message and returns the alerts it raises. A message no grammar reads is
+    /// counted and still matched, as an unparsed event, so keyword rules see it. `None` when
+    /// the message was skipped (see [`Detector::parse`]).
+    pub fn detect(&self, input: &Input, stats: &Stats) -> Option<Vec<Alert>> {
+        let event = self.parse(input, stats)?;
         let mut hits = Vec::new();
         self.rules.matches(&event, &mut hits);
         Some(

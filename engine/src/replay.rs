@@ -1,29 +1,38 @@
-//! `vigil replay`: the same parsing and rules as `serve`, over files or stdin, offline.
+//! Offline runs over files or stdin: `vigil replay` (the same parsing and rules as `serve`,
+//! printing alerts) and `vigil parse` (printing what each line becomes).
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use thiserror::Error;
+use vigil_parsers::{Fields, Format, LogSource};
 
 use crate::alert::AlertSource;
 use crate::pipeline::{Detector, Input};
+use crate::sources::Source;
 use crate::stats::Stats;
 
 #[derive(Debug, Error)]
 pub enum ReplayError {
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
-    #[error("cannot write alerts: {0}")]
+    #[error("cannot write output: {0}")]
     Write(std::io::Error),
 }
 
 const CHUNK: usize = 4096;
 
-/// Replays each input (a path, or `-` for stdin) and writes one alert per line, as JSON, to
-/// `out`, in input order. Returns the number of alerts.
-pub fn replay(detector: &Detector, inputs: &[String], out: &mut dyn Write, stats: &Stats) -> Result<u64, ReplayError> {
+/// Reads each input (a path, or `-` for stdin) line by line and hands chunks of inputs, in
+/// order, to `each`.
+fn for_each_chunk(
+    inputs: &[String],
+    sender: Option<Arc<Source>>,
+    stats: &Stats,
+    mut each: impl FnMut(&[Input]) -> Result<(), ReplayError>,
+) -> Result<(), ReplayError> {
     let received = Utc::now();
-    let mut total = 0;
     for name in inputs {
         let read_err = |source| ReplayError::Read { path: name.clone(), source };
         let reader: Box<dyn Read> = if name == "-" {
@@ -40,15 +49,11 @@ pub fn replay(detector: &Detector, inputs: &[String], out: &mut dyn Write, stats
             if n > 0 {
                 line_no += 1;
                 Stats::add(&stats.received, 1);
-                let source = AlertSource { file: Some(name.clone()), line: Some(line_no), transport: None, peer: None };
-                chunk.push(Input { bytes, received, source });
+                let source = AlertSource { file: Some(name.clone()), line: Some(line_no), ..AlertSource::default() };
+                chunk.push(Input { bytes, received, sender: sender.clone(), source });
             }
             if chunk.len() == CHUNK || (n == 0 && !chunk.is_empty()) {
-                for alert in detector.detect_batch(&chunk, stats) {
-                    serde_json::to_writer(&mut *out, &alert).map_err(|e| ReplayError::Write(e.into()))?;
-                    out.write_all(b"\n").map_err(ReplayError::Write)?;
-                    total += 1;
-                }
+                each(&chunk)?;
                 chunk.clear();
             }
             if n == 0 {
@@ -56,6 +61,85 @@ pub fn replay(detector: &Detector, inputs: &[String], out: &mut dyn Write, stats
             }
         }
     }
+    Ok(())
+}
+
+/// Replays the inputs and writes one alert per line, as JSON, to `out`, in input order.
+/// `sender` attributes every line to a configured source. Returns the number of alerts.
+pub fn replay(
+    detector: &Detector,
+    inputs: &[String],
+    sender: Option<Arc<Source>>,
+    out: &mut dyn Write,
+    stats: &Stats,
+) -> Result<u64, ReplayError> {
+    let mut total = 0;
+    for_each_chunk(inputs, sender, stats, |chunk| {
+        for alert in detector.detect_batch(chunk, stats) {
+            serde_json::to_writer(&mut *out, &alert).map_err(|e| ReplayError::Write(e.into()))?;
+            out.write_all(b"\n").map_err(ReplayError::Write)?;
+            total += 1;
+        }
+        Ok(())
+    })?;
+    out.flush().map_err(ReplayError::Write)?;
+    Ok(total)
+}
+
+/// What `vigil parse` prints for a line.
+#[derive(Debug, Serialize)]
+pub struct ParsedLine<'a> {
+    pub file: &'a str,
+    pub line: u64,
+    pub time: String,
+    pub format: Format,
+    pub host: Option<&'a str>,
+    pub logsource: &'a LogSource,
+    pub source: Option<&'a str>,
+    pub agency: Option<&'a str>,
+    pub province: Option<&'a str>,
+    pub fields: &'a Fields,
+    pub raw: &'a str,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Parses the inputs and writes each event as one JSON line to `out`. Returns the number of
+/// events.
+pub fn parse(
+    detector: &Detector,
+    inputs: &[String],
+    sender: Option<Arc<Source>>,
+    out: &mut dyn Write,
+    stats: &Stats,
+) -> Result<u64, ReplayError> {
+    let mut total = 0;
+    for_each_chunk(inputs, sender, stats, |chunk| {
+        for input in chunk {
+            let Some(event) = detector.parse(input, stats) else { continue };
+            Stats::add(&stats.processed, 1);
+            let origin = event.origin.as_deref();
+            let line = ParsedLine {
+                file: input.source.file.as_deref().unwrap_or("-"),
+                line: input.source.line.unwrap_or(0),
+                time: rfc3339(event.time),
+                format: event.format,
+                host: event.host.as_deref(),
+                logsource: &event.logsource,
+                source: origin.map(|o| o.source.as_str()),
+                agency: origin.map(|o| o.agency.as_str()),
+                province: origin.map(|o| o.province.as_str()),
+                fields: &event.fields,
+                raw: &event.raw,
+            };
+            serde_json::to_writer(&mut *out, &line).map_err(|e| ReplayError::Write(e.into()))?;
+            out.write_all(b"\n").map_err(ReplayError::Write)?;
+            total += 1;
+        }
+        Ok(())
+    })?;
     out.flush().map_err(ReplayError::Write)?;
     Ok(total)
 }

@@ -2,19 +2,20 @@
 //! store thread that commits alerts to the index.
 //!
 //! ```text
-//! UDP/TCP tasks --tokio mpsc--> detect thread (rayon batches) --crossbeam--> store thread
+//! UDP/TCP/TLS tasks --tokio mpsc--> detect thread (rayon batches) --crossbeam--> store thread
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use thiserror::Error;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle as TaskHandle;
 use tracing::{debug, error, info, warn};
 use vigil_parsers::framing::{Frame, FrameDecoder};
@@ -22,8 +23,10 @@ use vigil_parsers::framing::{Frame, FrameDecoder};
 use crate::alert::{Alert, AlertSource};
 use crate::config::Config;
 use crate::pipeline::{Detector, Input};
+use crate::sources::{Resolution, Source, SourceError, SourceMap};
 use crate::stats::Stats;
 use crate::store::{AlertStore, StoreError};
+use crate::tls::TlsError;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -31,6 +34,10 @@ pub enum EngineError {
     Bind { proto: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Sources(#[from] SourceError),
     #[error("cannot start thread: {0}")]
     Thread(std::io::Error),
 }
@@ -42,13 +49,31 @@ pub struct Engine {
     pub stats: Arc<Stats>,
     pub udp_addr: Option<SocketAddr>,
     pub tcp_addr: Option<SocketAddr>,
+    pub tls_addr: Option<SocketAddr>,
+    /// The development certificate in use, when one was generated.
+    pub dev_cert: Option<PathBuf>,
     tasks: Vec<TaskHandle<()>>,
     threads: Vec<JoinHandle<()>>,
 }
 
+/// What every connection task shares.
+struct Shared {
+    tx: mpsc::Sender<Input>,
+    stats: Arc<Stats>,
+    sources: Arc<SourceMap>,
+    max_message: usize,
+    idle: Duration,
+    permits: Arc<Semaphore>,
+}
+
+/// Builds the source map of a configuration.
+pub fn source_map(config: &Config) -> Result<SourceMap, SourceError> {
+    SourceMap::new(&config.sources, &config.unknown_sources, config.syslog.timezone)
+}
+
 impl Engine {
     /// Opens the store, binds the listeners and starts the pipeline. Must be called inside a
-    /// tokio runtime.
+    /// tokio runtime. `detector` must have been built with [`source_map`] of `config`.
     pub async fn start(config: &Config, detector: Detector) -> Result<Engine, EngineError> {
         let stats = Arc::new(Stats::default());
         let store = Arc::new(AlertStore::open(
@@ -57,24 +82,50 @@ impl Engine {
         )?);
         let (tx, rx) = mpsc::channel::<Input>(config.pipeline.queue_capacity.max(1));
         let (alert_tx, alert_rx) = crossbeam_channel::bounded::<Vec<Alert>>(256);
+        let shared = Arc::new(Shared {
+            tx,
+            stats: stats.clone(),
+            sources: detector.sources().clone(),
+            max_message: config.syslog.max_message_bytes.max(1),
+            idle: Duration::from_secs(config.syslog.tcp_idle_timeout_secs.max(1)),
+            permits: Arc::new(Semaphore::new(config.syslog.max_connections.max(1))),
+        });
 
         let mut tasks = Vec::new();
-        let mut udp_addr = None;
-        let mut tcp_addr = None;
+        let (mut udp_addr, mut tcp_addr, mut tls_addr, mut dev_cert) = (None, None, None, None);
         if let Some(addr) = config.syslog.udp {
-            let socket =
-                UdpSocket::bind(addr).await.map_err(|source| EngineError::Bind { proto: "udp", addr, source })?;
+            let socket = bind_udp(addr, config.syslog.udp_recv_buffer_bytes).map_err(|source| EngineError::Bind {
+                proto: "udp",
+                addr,
+                source,
+            })?;
             udp_addr = socket.local_addr().ok();
-            tasks.push(tokio::spawn(udp_loop(socket, tx.clone(), stats.clone())));
+            let socket = Arc::new(socket);
+            tasks.push(tokio::spawn(udp_drop_monitor(socket.clone(), stats.clone())));
+            tasks.push(tokio::spawn(udp_loop(socket, shared.clone())));
         }
         if let Some(addr) = config.syslog.tcp {
             let listener =
                 TcpListener::bind(addr).await.map_err(|source| EngineError::Bind { proto: "tcp", addr, source })?;
             tcp_addr = listener.local_addr().ok();
-            let max = config.syslog.max_message_bytes;
-            tasks.push(tokio::spawn(tcp_accept_loop(listener, tx.clone(), stats.clone(), max)));
+            tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), None)));
         }
-        drop(tx);
+        if let Some(addr) = config.syslog.tls {
+            let setup = crate::tls::server_config(&config.tls, &config.data_dir)?;
+            if let Some(cert) = &setup.dev_cert {
+                warn!(cert = %cert.display(), "syslog/tls uses a generated development certificate; set [tls] cert and key for production");
+            }
+            dev_cert = setup.dev_cert;
+            let listener =
+                TcpListener::bind(addr).await.map_err(|source| EngineError::Bind { proto: "tls", addr, source })?;
+            tls_addr = listener.local_addr().ok();
+            let acceptor = TlsAccept {
+                acceptor: tokio_rustls::TlsAcceptor::from(setup.config),
+                timeout: Duration::from_secs(config.tls.handshake_timeout_secs.max(1)),
+            };
+            tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), Some(Arc::new(acceptor)))));
+        }
+        drop(shared);
 
         let batch_size = config.pipeline.batch_size.max(1);
         let detect_stats = stats.clone();
@@ -89,7 +140,7 @@ impl Engine {
             .spawn(move || store_loop(alert_rx, &store2, &stats2, interval))
             .map_err(EngineError::Thread)?;
 
-        Ok(Engine { store, stats, udp_addr, tcp_addr, tasks, threads: vec![detect, commit] })
+        Ok(Engine { store, stats, udp_addr, tcp_addr, tls_addr, dev_cert, tasks, threads: vec![detect, commit] })
     }
 
     /// Stops the listeners, waits until every received event is matched and every alert is
@@ -107,76 +158,193 @@ impl Engine {
     }
 }
 
-fn network_source(transport: &str, peer: SocketAddr) -> AlertSource {
-    AlertSource { file: None, line: None, transport: Some(transport.to_owned()), peer: Some(peer.to_string()) }
+fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if recv_buffer > 0 {
+        // The kernel caps this at net.core.rmem_max; a smaller buffer is not an error.
+        if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
+            warn!(error = %e, "cannot set the UDP receive buffer size");
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
-async fn udp_loop(socket: UdpSocket, tx: mpsc::Sender<Input>, stats: Arc<Stats>) {
+fn network_source(transport: &str, peer: SocketAddr) -> AlertSource {
+    AlertSource { transport: Some(transport.to_owned()), peer: Some(peer.to_string()), ..AlertSource::default() }
+}
+
+/// Reads the kernel's drop counter for the UDP socket from `/proc/net/udp{,6}` every second.
+async fn udp_drop_monitor(socket: Arc<UdpSocket>, stats: Arc<Stats>) {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let Some(inode) = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .ok()
+        .and_then(|l| l.to_str().and_then(|s| s.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned)))
+    else {
+        debug!("no /proc: UDP kernel drops are not monitored");
+        return;
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        for table in ["/proc/net/udp", "/proc/net/udp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else { continue };
+            // sl local rem st tx:rx tr:tm retr uid timeout inode ref pointer drops
+            for line in text.lines().skip(1) {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                if cols.get(9) == Some(&inode.as_str()) {
+                    if let Some(drops) = cols.get(12).and_then(|d| d.parse::<u64>().ok()) {
+                        stats.udp_kernel_drops.store(drops, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn udp_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 65536];
+    let stats = &shared.stats;
     loop {
         let (n, peer) = match socket.recv_from(&mut buf).await {
             Ok(r) => r,
             Err(e) => {
-                // ICMP errors and the like: count and go on.
                 stats.error("udp_recv_error");
                 debug!(error = %e, "udp receive");
                 continue;
             }
         };
         Stats::add(&stats.received, 1);
-        let input = Input { bytes: buf[..n].to_vec(), received: Utc::now(), source: network_source("udp", peer) };
-        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(input) {
+        let sender = match resolve_peer(&shared, peer, None) {
+            Ok(s) => s,
+            Err(()) => continue,
+        };
+        let mut bytes = buf[..n].to_vec();
+        if bytes.len() > shared.max_message {
+            bytes.truncate(shared.max_message);
+            stats.error("frame_too_long");
+        }
+        let input = Input { bytes, received: Utc::now(), sender, source: network_source("udp", peer) };
+        if let Err(mpsc::error::TrySendError::Full(_)) = shared.tx.try_send(input) {
             stats.error("udp_queue_full");
         }
     }
 }
 
-async fn tcp_accept_loop(listener: TcpListener, tx: mpsc::Sender<Input>, stats: Arc<Stats>, max: usize) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                tokio::spawn(tcp_connection(stream, peer, tx.clone(), stats.clone(), max));
+/// The source of a peer known at connection time. `Err` when it is unknown and unknown
+/// senders are refused (counted), unless hostnames may still identify it.
+fn resolve_peer(shared: &Shared, peer: SocketAddr, cert_subject: Option<&str>) -> Result<Option<Arc<Source>>, ()> {
+    match shared.sources.by_peer(peer.ip(), cert_subject) {
+        Some(s) => Ok(Some(s)),
+        None if shared.sources.has_host_matches() => Ok(None),
+        None => match shared.sources.unknown() {
+            // Resolved per message, so the message is counted as an unknown sender's.
+            Resolution::Source(_) => Ok(None),
+            Resolution::Refused => {
+                shared.stats.error("unknown_source_refused");
+                Err(())
             }
-            Err(e) => {
-                stats.error("tcp_accept_error");
-                warn!(error = %e, "tcp accept");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+        },
     }
 }
 
-async fn tcp_connection(
-    mut stream: TcpStream,
+struct TlsAccept {
+    acceptor: tokio_rustls::TlsAcceptor,
+    timeout: Duration,
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Arc<TlsAccept>>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                shared.stats.error("tcp_accept_error");
+                warn!(error = %e, "tcp accept");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
+            shared.stats.error("connection_limit");
+            drop(stream);
+            continue;
+        };
+        let (shared, tls) = (shared.clone(), tls.clone());
+        tokio::spawn(async move {
+            Stats::add(&shared.stats.connections, 1);
+            match tls {
+                None => {
+                    if let Ok(sender) = resolve_peer(&shared, peer, None) {
+                        read_frames(stream, peer, sender, "tcp", &shared).await;
+                    }
+                }
+                Some(tls) => tls_connection(stream, peer, &tls, &shared).await,
+            }
+            shared.stats.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+}
+
+async fn tls_connection(stream: TcpStream, peer: SocketAddr, tls: &TlsAccept, shared: &Shared) {
+    let stream = match tokio::time::timeout(tls.timeout, tls.acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            shared.stats.error("tls_handshake_error");
+            debug!(%peer, error = %e, "tls handshake");
+            return;
+        }
+        Err(_) => {
+            shared.stats.error("tls_handshake_timeout");
+            return;
+        }
+    };
+    let subject = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(crate::tls::subject);
+    if let Ok(sender) = resolve_peer(shared, peer, subject.as_deref()) {
+        read_frames(stream, peer, sender, "tls", shared).await;
+    }
+}
+
+async fn read_frames<S: AsyncRead + Unpin>(
+    mut stream: S,
     peer: SocketAddr,
-    tx: mpsc::Sender<Input>,
-    stats: Arc<Stats>,
-    max: usize,
+    sender: Option<Arc<Source>>,
+    transport: &str,
+    shared: &Shared,
 ) {
-    let mut decoder = FrameDecoder::new(max);
+    let mut decoder = FrameDecoder::new(shared.max_message);
     let mut buf = vec![0u8; 64 * 1024];
     let mut frames = Vec::new();
+    let source = network_source(transport, peer);
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
-                debug!(%peer, error = %e, "tcp read");
-                stats.error("tcp_read_error");
+        let n = match tokio::time::timeout(shared.idle, stream.read(&mut buf)).await {
+            Err(_) => {
+                shared.stats.error("idle_timeout");
+                break;
+            }
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                debug!(%peer, error = %e, "read");
+                shared.stats.error(if transport == "tls" { "tls_read_error" } else { "tcp_read_error" });
                 break;
             }
         };
         decoder.feed(&buf[..n], &mut frames);
-        if !forward(&mut frames, peer, &tx, &stats).await {
+        if !forward(&mut frames, &sender, &source, shared).await {
             return;
         }
     }
     decoder.finish(&mut frames);
-    forward(&mut frames, peer, &tx, &stats).await;
+    forward(&mut frames, &sender, &source, shared).await;
 }
 
 /// Sends decoded frames on; false when the pipeline has shut down.
-async fn forward(frames: &mut Vec<Frame>, peer: SocketAddr, tx: &mpsc::Sender<Input>, stats: &Stats) -> bool {
+async fn forward(frames: &mut Vec<Frame>, sender: &Option<Arc<Source>>, source: &AlertSource, shared: &Shared) -> bool {
+    let stats = &shared.stats;
     for frame in frames.drain(..) {
         let bytes = match frame {
             Frame::Message(m) => m,
@@ -190,8 +358,8 @@ async fn forward(frames: &mut Vec<Frame>, peer: SocketAddr, tx: &mpsc::Sender<In
             }
         };
         Stats::add(&stats.received, 1);
-        let input = Input { bytes, received: Utc::now(), source: network_source("tcp", peer) };
-        if tx.send(input).await.is_err() {
+        let input = Input { bytes, received: Utc::now(), sender: sender.clone(), source: source.clone() };
+        if shared.tx.send(input).await.is_err() {
             return false;
         }
     }

@@ -16,6 +16,12 @@ pub struct Stats {
     pub alerts: AtomicU64,
     /// Alerts written to the index.
     pub alerts_stored: AtomicU64,
+    /// Events from senders no source matched, assigned to the default source.
+    pub unknown_senders: AtomicU64,
+    /// Datagrams the kernel dropped on the UDP socket (its receive buffer was full).
+    pub udp_kernel_drops: AtomicU64,
+    /// TCP and TLS connections open now.
+    pub connections: AtomicU64,
     /// Problems, by stable reason code (`bad_header`, `frame_too_long`, `store_error`, ...).
     errors: Mutex<BTreeMap<String, u64>>,
 }
@@ -27,6 +33,9 @@ pub struct StatsSnapshot {
     pub processed: u64,
     pub alerts: u64,
     pub alerts_stored: u64,
+    pub unknown_senders: u64,
+    pub udp_kernel_drops: u64,
+    pub connections: u64,
     pub errors: BTreeMap<String, u64>,
 }
 
@@ -46,6 +55,9 @@ impl Stats {
             processed: self.processed.load(Ordering::Relaxed),
             alerts: self.alerts.load(Ordering::Relaxed),
             alerts_stored: self.alerts_stored.load(Ordering::Relaxed),
+            unknown_senders: self.unknown_senders.load(Ordering::Relaxed),
+            udp_kernel_drops: self.udp_kernel_drops.load(Ordering::Relaxed),
+            connections: self.connections.load(Ordering::Relaxed),
             errors: self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }

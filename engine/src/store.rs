@@ -3,7 +3,7 @@
 //! Each alert is one document keyed by its id (re-adding an alert replaces it). The whole
 //! alert is stored as JSON, so what the API returns is exactly what was raised. Searchable:
 //! - `text` (default): the message, raw line and every field value;
-//! - `rule_title` (default), `rule_id`, `level`, `host`, `tags`: exact terms
+//! - `rule_title` (default), `rule_id`, `level`, `host`, `agency`, `province`, `tags`: exact terms
 //!   (`level:high`, `host:bastion`);
 //! - `time`: event time, for ranges and newest-first order.
 
@@ -59,6 +59,8 @@ struct Fields {
     rule_title: Field,
     level: Field,
     host: Field,
+    agency: Field,
+    province: Field,
     tags: Field,
     text: Field,
     doc: Field,
@@ -87,6 +89,8 @@ fn schema() -> (Schema, Fields) {
         rule_title: b.add_text_field("rule_title", TEXT),
         level: b.add_text_field("level", STRING),
         host: b.add_text_field("host", STRING),
+        agency: b.add_text_field("agency", STRING),
+        province: b.add_text_field("province", STRING),
         tags: b.add_text_field("tags", STRING),
         text: b.add_text_field("text", TEXT),
         doc: b.add_text_field("doc", STORED),
@@ -126,6 +130,12 @@ impl AlertStore {
             doc.add_text(f.level, &alert.rule.level);
             if let Some(host) = &alert.host {
                 doc.add_text(f.host, host);
+            }
+            if let Some(agency) = &alert.agency {
+                doc.add_text(f.agency, agency);
+            }
+            if let Some(province) = &alert.province {
+                doc.add_text(f.province, province);
             }
             for tag in &alert.rule.tags {
                 doc.add_text(f.tags, tag);

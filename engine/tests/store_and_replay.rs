@@ -1,12 +1,17 @@
 //! The alert store on a real tantivy index in a temp dir, and replay over real files.
 
 use chrono::{DateTime, Utc};
+use vigil_engine::sources::SourceMap;
 use vigil_engine::{AlertQuery, AlertStore, Detector, Stats, StoreError};
 use vigil_parsers::InputFormat;
 use vigil_rules::RuleSet;
 
 fn detector() -> Detector {
-    Detector::new(RuleSet::bundled(), InputFormat::Auto, vigil_parsers::DEFAULT_TZ)
+    Detector::new(
+        RuleSet::bundled(),
+        InputFormat::Auto,
+        std::sync::Arc::new(SourceMap::unassigned(vigil_parsers::DEFAULT_TZ)),
+    )
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -28,7 +33,8 @@ fn replay(lines: &str) -> (Vec<vigil_engine::Alert>, Stats, tempfile::TempDir) {
     std::fs::write(&path, lines).expect("write");
     let stats = Stats::default();
     let mut out = Vec::new();
-    let n = vigil_engine::replay::replay(&detector(), &[path.display().to_string()], &mut out, &stats).expect("replay");
+    let n = vigil_engine::replay::replay(&detector(), &[path.display().to_string()], None, &mut out, &stats)
+        .expect("replay");
     let alerts: Vec<vigil_engine::Alert> =
         String::from_utf8_lossy(&out).lines().map(|l| serde_json::from_str(l).expect("alert JSON")).collect();
     assert_eq!(n as usize, alerts.len());

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use vigil_engine::serve::source_map;
+use vigil_engine::sources::SourceMap;
 use vigil_engine::{Config, Detector, Engine, Stats};
 use vigil_parsers::InputFormat;
 use vigil_rules::{Diagnostic, RuleSet, Severity};
@@ -50,9 +52,20 @@ enum Command {
         /// How to read lines.
         #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
         format: FormatArg,
-        /// Time zone of timestamps without an offset.
-        #[arg(long, default_value = "Asia/Ho_Chi_Minh")]
-        timezone: String,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Parse log lines and print each event as one JSON line (fields, logsource, agency,
+    /// province, time): how a rule author sees what a line becomes.
+    Parse {
+        /// Files to read; `-` is stdin.
+        #[arg(value_name = "FILE", default_value = "-")]
+        files: Vec<String>,
+        /// How to read lines.
+        #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+        format: FormatArg,
+        #[command(flatten)]
+        input: InputArgs,
     },
     /// Work with rules.
     Rules {
@@ -77,6 +90,42 @@ enum RulesCommand {
     },
 }
 
+/// Where offline lines come from: the configuration's sources and time zone.
+#[derive(clap::Args)]
+struct InputArgs {
+    /// Configuration file whose `[[sources]]` and `syslog.timezone` apply.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Attribute every line to this configured source (its agency, province and time zone).
+    #[arg(long, value_name = "NAME")]
+    source: Option<String>,
+    /// Time zone of timestamps without an offset (default: the configuration's).
+    #[arg(long, value_name = "TZ")]
+    timezone: Option<String>,
+}
+
+impl InputArgs {
+    /// The source map, and the source every line is attributed to.
+    fn resolve(&self) -> Result<(Arc<SourceMap>, Option<Arc<vigil_engine::sources::Source>>)> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default_config()?,
+        };
+        if let Some(tz) = &self.timezone {
+            config.syslog.timezone = tz.parse().map_err(|_| anyhow::anyhow!("unknown time zone {tz:?}"))?;
+        }
+        let map = Arc::new(source_map(&config)?);
+        let sender =
+            match &self.source {
+                None => None,
+                Some(name) => Some(map.by_name(name).with_context(|| {
+                    format!("no source named {name:?} in the configuration (give it with --config)")
+                })?),
+            };
+        Ok((map, sender))
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Auto,
@@ -92,9 +141,8 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve { config, data_dir, rules } => serve(config, data_dir, rules),
-        Command::Replay { files, rules, no_bundled, format, timezone } => {
-            replay(files, rules, no_bundled, format, &timezone)
-        }
+        Command::Replay { files, rules, no_bundled, format, input } => replay(files, rules, no_bundled, format, &input),
+        Command::Parse { files, format, input } => parse(files, format, &input),
         Command::Rules { command: RulesCommand::List { rules, no_bundled, json } } => list(rules, no_bundled, json),
     }
 }
@@ -132,7 +180,13 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
     }
     let metas: Vec<_> = rules.iter().cloned().collect();
     let (token, origin) = admin_token(&config.data_dir)?;
-    let detector = Detector::new(rules, InputFormat::Auto, config.syslog.timezone);
+    let sources = Arc::new(source_map(&config)?);
+    eprintln!(
+        "vigil serve: sources: {} configured; unknown senders: {:?}",
+        sources.len(),
+        config.unknown_sources.action
+    );
+    let detector = Detector::new(rules, InputFormat::Auto, sources);
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let engine = runtime.block_on(async {
@@ -148,6 +202,14 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
             }
             if let Some(a) = engine.tcp_addr {
                 writeln!(out, "vigil serve: syslog/tcp {a}")?;
+            }
+            if let Some(a) = engine.tls_addr {
+                match &engine.dev_cert {
+                    Some(cert) => {
+                        writeln!(out, "vigil serve: syslog/tls {a} (development certificate {})", cert.display())?
+                    }
+                    None => writeln!(out, "vigil serve: syslog/tls {a}")?,
+                }
             }
             writeln!(out, "vigil serve: http http://{http_addr}")?;
             match &origin {
@@ -192,31 +254,47 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+fn input_format(format: FormatArg) -> InputFormat {
+    match format {
+        FormatArg::Auto => InputFormat::Auto,
+        FormatArg::Syslog => InputFormat::Syslog,
+        FormatArg::Ndjson => InputFormat::Json,
+    }
+}
+
+fn summary(who: &str, stats: &Stats, what: &str, n: u64) {
+    let snap = stats.snapshot();
+    let errors: u64 = snap.errors.values().sum();
+    eprintln!("vigil {who}: {} lines, {} events, {n} {what}, {errors} problems", snap.received, snap.processed);
+    for (reason, n) in &snap.errors {
+        eprintln!("vigil {who}:   {reason}: {n}");
+    }
+}
+
 fn replay(
     files: Vec<String>,
     rule_dirs: Vec<PathBuf>,
     no_bundled: bool,
     format: FormatArg,
-    timezone: &str,
+    input: &InputArgs,
 ) -> Result<()> {
-    let tz = timezone.parse().map_err(|_| anyhow::anyhow!("unknown time zone {timezone:?}"))?;
+    let (sources, sender) = input.resolve()?;
     let rules = load_rules(!no_bundled, &rule_dirs, "replay");
-    let format = match format {
-        FormatArg::Auto => InputFormat::Auto,
-        FormatArg::Syslog => InputFormat::Syslog,
-        FormatArg::Ndjson => InputFormat::Json,
-    };
-    let detector = Detector::new(rules, format, tz);
+    let detector = Detector::new(rules, input_format(format), sources);
     let stats = Stats::default();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let alerts = vigil_engine::replay::replay(&detector, &files, &mut out, &stats)?;
-    let snap = stats.snapshot();
-    let errors: u64 = snap.errors.values().sum();
-    eprintln!("vigil replay: {} lines, {} events, {alerts} alerts, {errors} unparsed", snap.received, snap.processed);
-    for (reason, n) in &snap.errors {
-        eprintln!("vigil replay:   {reason}: {n}");
-    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let alerts = vigil_engine::replay::replay(&detector, &files, sender, &mut out, &stats)?;
+    summary("replay", &stats, "alerts", alerts);
+    Ok(())
+}
+
+fn parse(files: Vec<String>, format: FormatArg, input: &InputArgs) -> Result<()> {
+    let (sources, sender) = input.resolve()?;
+    let detector = Detector::new(RuleSet::compile(Vec::new()).0, input_format(format), sources);
+    let stats = Stats::default();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let events = vigil_engine::replay::parse(&detector, &files, sender, &mut out, &stats)?;
+    summary("parse", &stats, "printed", events);
     Ok(())
 }
 
