@@ -58,7 +58,7 @@ pub struct Engine {
 
 /// What every connection task shares.
 struct Shared {
-    tx: mpsc::Sender<Input>,
+    tx: mpsc::Sender<Vec<Input>>,
     stats: Arc<Stats>,
     sources: Arc<SourceMap>,
     max_message: usize,
@@ -80,7 +80,8 @@ impl Engine {
             &config.data_dir.join("alerts"),
             config.store.writer_memory_mb.saturating_mul(1 << 20),
         )?);
-        let (tx, rx) = mpsc::channel::<Input>(config.pipeline.queue_capacity.max(1));
+        // Messages travel in batches (one per read); the queue holds up to queue_capacity of them.
+        let (tx, rx) = mpsc::channel::<Vec<Input>>((config.pipeline.queue_capacity / 64).max(16));
         let (alert_tx, alert_rx) = crossbeam_channel::bounded::<Vec<Alert>>(256);
         let shared = Arc::new(Shared {
             tx,
@@ -209,27 +210,42 @@ async fn udp_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 65536];
     let stats = &shared.stats;
     loop {
-        let (n, peer) = match socket.recv_from(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                stats.error("udp_recv_error");
-                debug!(error = %e, "udp receive");
-                continue;
+        // Wait for one datagram, then drain what is already queued, up to a batch.
+        let mut batch = Vec::new();
+        let first = socket.recv_from(&mut buf).await;
+        let received = Utc::now();
+        let mut next = Some(first);
+        while let Some(result) = next.take() {
+            match result {
+                Ok((n, peer)) => {
+                    Stats::add(&stats.received, 1);
+                    if let Ok(sender) = resolve_peer(&shared, peer, None) {
+                        let mut bytes = buf[..n].to_vec();
+                        if bytes.len() > shared.max_message {
+                            bytes.truncate(shared.max_message);
+                            stats.error("frame_too_long");
+                        }
+                        batch.push(Input { bytes, received, sender, source: network_source("udp", peer) });
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    stats.error("udp_recv_error");
+                    debug!(error = %e, "udp receive");
+                }
             }
-        };
-        Stats::add(&stats.received, 1);
-        let sender = match resolve_peer(&shared, peer, None) {
-            Ok(s) => s,
-            Err(()) => continue,
-        };
-        let mut bytes = buf[..n].to_vec();
-        if bytes.len() > shared.max_message {
-            bytes.truncate(shared.max_message);
-            stats.error("frame_too_long");
+            if batch.len() < 256 {
+                next = Some(socket.try_recv_from(&mut buf));
+            }
         }
-        let input = Input { bytes, received: Utc::now(), sender, source: network_source("udp", peer) };
-        if let Err(mpsc::error::TrySendError::Full(_)) = shared.tx.try_send(input) {
-            stats.error("udp_queue_full");
+        if batch.is_empty() {
+            continue;
+        }
+        let n = batch.len();
+        if let Err(mpsc::error::TrySendError::Full(_)) = shared.tx.try_send(batch) {
+            for _ in 0..n {
+                stats.error("udp_queue_full");
+            }
         }
     }
 }
@@ -342,9 +358,11 @@ async fn read_frames<S: AsyncRead + Unpin>(
     forward(&mut frames, &sender, &source, shared).await;
 }
 
-/// Sends decoded frames on; false when the pipeline has shut down.
+/// Sends decoded frames on, as one batch; false when the pipeline has shut down.
 async fn forward(frames: &mut Vec<Frame>, sender: &Option<Arc<Source>>, source: &AlertSource, shared: &Shared) -> bool {
     let stats = &shared.stats;
+    let received = Utc::now();
+    let mut batch = Vec::with_capacity(frames.len());
     for frame in frames.drain(..) {
         let bytes = match frame {
             Frame::Message(m) => m,
@@ -357,17 +375,17 @@ async fn forward(frames: &mut Vec<Frame>, sender: &Option<Arc<Source>>, source: 
                 continue;
             }
         };
-        Stats::add(&stats.received, 1);
-        let input = Input { bytes, received: Utc::now(), sender: sender.clone(), source: source.clone() };
-        if shared.tx.send(input).await.is_err() {
-            return false;
-        }
+        batch.push(Input { bytes, received, sender: sender.clone(), source: source.clone() });
     }
-    true
+    if batch.is_empty() {
+        return true;
+    }
+    Stats::add(&stats.received, batch.len() as u64);
+    shared.tx.send(batch).await.is_ok()
 }
 
 fn detect_loop(
-    mut rx: mpsc::Receiver<Input>,
+    mut rx: mpsc::Receiver<Vec<Input>>,
     detector: Detector,
     alerts: crossbeam_channel::Sender<Vec<Alert>>,
     stats: Arc<Stats>,
@@ -375,10 +393,10 @@ fn detect_loop(
 ) {
     let mut batch = Vec::with_capacity(batch_size);
     while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
+        batch.extend(first);
         while batch.len() < batch_size {
             match rx.try_recv() {
-                Ok(input) => batch.push(input),
+                Ok(more) => batch.extend(more),
                 Err(_) => break,
             }
         }

@@ -136,6 +136,7 @@ fn replay_reads_stdin() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let alert: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one alert");
     assert_eq!(alert["rule"]["title"], "New Local User Account Created");
-    assert_eq!(alert["source"], serde_json::json!({"file": "-", "line": 1}));
+    assert_eq!(alert["source"], serde_json::json!({"name": "unassigned", "file": "-", "line": 1}));
+    assert_eq!((alert["agency"].as_str(), alert["province"].as_str()), (Some("unassigned"), Some("unassigned")));
     assert_eq!(alert["fields"]["uid"], "0");
 }
