@@ -52,7 +52,8 @@ impl Detector {
         let tz = input.sender.as_ref().map_or(self.sources.default_tz(), |s| s.tz);
         let mut ctx =
             ParseContext { received: input.received, tz, origin: input.sender.as_ref().map(|s| s.origin.clone()) };
-        let mut event = match vigil_parsers::parse(&input.bytes, &ctx, self.format) {
+        let format = input.sender.as_ref().and_then(|s| s.format).unwrap_or(self.format);
+        let mut event = match vigil_parsers::parse(&input.bytes, &ctx, format) {
             Ok(e) => e,
             Err(vigil_parsers::ParseError::Empty) => return None,
             Err(e) => {
@@ -66,7 +67,7 @@ impl Detector {
                     ctx.origin = Some(source.origin.clone());
                     if source.tz != tz {
                         ctx.tz = source.tz;
-                        if let Ok(e) = vigil_parsers::parse(&input.bytes, &ctx, self.format) {
+                        if let Ok(e) = vigil_parsers::parse(&input.bytes, &ctx, source.format.unwrap_or(format)) {
                             event = e;
                         }
                     }

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use ipnet::IpNet;
 use serde::Deserialize;
 use thiserror::Error;
-use vigil_parsers::Origin;
+use vigil_parsers::{InputFormat, Origin};
 
 /// One configured source (`[[sources]]`).
 #[derive(Clone, Debug, Deserialize)]
@@ -27,6 +27,28 @@ pub struct SourceConfig {
     /// Time zone of this sender's timestamps without an offset; default `syslog.timezone`.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// Parser hint: how this sender's lines are read (`auto`, `syslog`, `json`).
+    #[serde(default)]
+    pub format: Option<FormatHint>,
+}
+
+/// How a source's lines are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatHint {
+    Auto,
+    Syslog,
+    Json,
+}
+
+impl From<FormatHint> for InputFormat {
+    fn from(h: FormatHint) -> InputFormat {
+        match h {
+            FormatHint::Auto => InputFormat::Auto,
+            FormatHint::Syslog => InputFormat::Syslog,
+            FormatHint::Json => InputFormat::Json,
+        }
+    }
 }
 
 /// What to do with senders no source matches (`[unknown_sources]`).
@@ -60,6 +82,8 @@ pub enum SourceError {
 pub struct Source {
     pub origin: Arc<Origin>,
     pub tz: Tz,
+    /// The parser hint, when the source gives one.
+    pub format: Option<InputFormat>,
     /// True for the default source of unknown senders.
     pub unknown: bool,
 }
@@ -102,6 +126,7 @@ impl SourceMap {
                     province: unknown.province.clone(),
                 }),
                 tz: default_tz,
+                format: None,
                 unknown: true,
             }),
             action: unknown.action,
@@ -146,6 +171,7 @@ impl SourceMap {
                     province: c.province.clone(),
                 }),
                 tz,
+                format: c.format.map(InputFormat::from),
                 unknown: false,
             }));
         }
@@ -251,6 +277,7 @@ mod tests {
                 province: "Ha Noi".into(),
                 matches: vec!["10.1.0.0/16".into(), "192.0.2.10".into()],
                 timezone: None,
+                format: None,
             },
             SourceConfig {
                 name: "hanoi-portal".into(),
@@ -258,6 +285,7 @@ mod tests {
                 province: "Ha Noi".into(),
                 matches: vec!["10.1.2.0/24".into(), "cert:CN=portal.hanoi.gov.vn".into(), "host:portal-dvc".into()],
                 timezone: Some("Asia/Bangkok".into()),
+                format: Some(FormatHint::Syslog),
             },
         ];
         let unknown = UnknownSourcesConfig { action, agency: "unassigned".into(), province: "unassigned".into() };
@@ -292,6 +320,7 @@ mod tests {
             province: "p".into(),
             matches: vec!["10.1.0.0/33".into()],
             timezone: None,
+            format: None,
         };
         let u = UnknownSourcesConfig { action: UnknownAction::Assign, agency: "u".into(), province: "u".into() };
         let e = SourceMap::new(&[c], &u, vigil_parsers::DEFAULT_TZ).map(|_| ()).map_err(|e| e.to_string());
