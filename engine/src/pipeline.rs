@@ -61,6 +61,10 @@ impl Detector {
                 vigil_parsers::unparsed(&input.bytes, &ctx)
             }
         };
+        if let Some(reason) = event.fields.get("payload_error") {
+            // The event is kept; its payload could not be read.
+            stats.error(&reason.as_text());
+        }
         if input.sender.is_none() {
             match event.host.as_deref().and_then(|h| self.sources.by_host(h)) {
                 Some(source) => {

@@ -101,6 +101,12 @@ pub enum Format {
     Json,
     /// A web server access log line (combined/common log format).
     AccessLog,
+    /// An ArcSight CEF line without a syslog header (`CEF:0|...`, optionally after a PRI).
+    Cef,
+    /// An IBM QRadar LEEF 1.0/2.0 line without a syslog header.
+    Leef,
+    /// A key=value line without a syslog header (FortiGate's `date=... time=... devname=...`).
+    Kv,
     /// A line no header grammar recognised: kept whole as the message.
     Unparsed,
 }

@@ -1,8 +1,35 @@
-//! JSON events: flat objects, and evtx_dump's `{"Event": {"System": ..., "EventData": ...}}`,
-//! flattened to the field names Sigma's Windows rules use.
+//! JSON events: flat objects, evtx_dump's `{"Event": {"System": ..., "EventData": ...}}`,
+//! winlogbeat's ECS documents and NXLog's flat Windows events, the Windows ones flattened to the
+//! field names Sigma's Windows rules use.
+//!
+//! | shape | recognised by | Sigma fields from |
+//! |---|---|---|
+//! | evtx_dump | `Event.System` | `System.*` as `EventID`, `Channel`, `Computer`, `Provider_Name`, `Provider_Guid`, `EventRecordID`, `Security_UserID`, ...; `EventData`/`UserData` entries under their own names |
+//! | winlogbeat (ECS) | a `winlog` object | `winlog.event_id` (or `event.code`) as `EventID`, `winlog.channel` as `Channel`, `winlog.provider_name` as `Provider_Name`, `winlog.provider_guid` as `Provider_Guid`, `winlog.computer_name` (or `host.name`) as `Computer`, `winlog.record_id` as `EventRecordID`, `winlog.user.identifier` as `Security_UserID`; `winlog.event_data.*` and `winlog.user_data.*` under their own names (`Image`, `CommandLine`, ...); every other key flattened with dots (`@timestamp`, `event.code`, `host.name`, `message`, `winlog.task`, ...) |
+//! | NXLog (and the OTRF datasets) | top-level `EventID` with `Channel` or `SourceName` | `EventID`, `Channel` as they are, `SourceName` as `Provider_Name`, `ProviderGuid` as `Provider_Guid`, `Hostname` as `Computer`, `UserID` as `Security_UserID`, `RecordNumber` as `EventRecordID`; the EventData keys are already top-level |
+//! | flat | any other object | every key, nested objects flattened with dots, arrays of scalars joined by `, ` |
+//!
+//! For every Windows event `EventID` is an integer, and Security 4688 (process creation) also
+//! gets Sysmon's names: `Image` (from `NewProcessName`) and `ParentImage` (from
+//! `ParentProcessName`), so that Sigma's `process_creation` rules see it.
+//!
+//! The event time is the first of: evtx_dump's `TimeCreated.SystemTime`; an RFC 3339
+//! `@timestamp`, `timestamp`, `time`, `EventTime`, `TimeCreated` or `event.created`; Sysmon's
+//! `UtcTime` (UTC); a zone-less `EventTime`/`TimeCreated` (`2020-07-22 00:18:48`), read in the
+//! sender's time zone ([`JsonEvent::local_time`]).
+//!
+//! Windows logsources: `product: windows`, the `service` of the channel (Sigma's names, as
+//! pySigma's Windows pipeline maps them: `security`, `system`, `application`, `sysmon`,
+//! `powershell`, `powershell-classic`, `taskscheduler`, `wmi`, `windefend`, `bits-client`,
+//! `codeintegrity-operational`, `dns-server`, `driver-framework`, `firewall-as`, `applocker`,
+//! `msexchange-management`, `ntlm`, `openssh`, `printservice-admin`, `printservice-operational`,
+//! `security-mitigations`, `shell-core`, `smbclient-security`,
+//! `terminalservices-localsessionmanager`, `appxdeployment-server`, ...; an unknown channel is
+//! its lower-cased name), and a `category` from the channel and event id (see
+//! [`windows_category`]).
 
-use chrono::{DateTime, Utc};
-use serde_json::Value as Json;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::{Map, Value as Json};
 
 use crate::event::{Fields, LogSource, Value};
 
@@ -10,6 +37,9 @@ use crate::event::{Fields, LogSource, Value};
 pub struct JsonEvent {
     pub fields: Fields,
     pub time: Option<DateTime<Utc>>,
+    /// An event time without an offset (NXLog's `EventTime`), to be read in the sender's zone;
+    /// only set when `time` is `None`.
+    pub local_time: Option<NaiveDateTime>,
     pub host: Option<String>,
     pub logsource: LogSource,
 }
@@ -53,100 +83,500 @@ fn element(v: &Json) -> &Json {
     v.get("#text").unwrap_or(v)
 }
 
-fn windows_logsource(channel: &str, event_id: Option<i64>) -> LogSource {
-    let service = match channel {
-        "Security" => Some("security"),
-        "System" => Some("system"),
-        "Application" => Some("application"),
-        "Microsoft-Windows-Sysmon/Operational" => Some("sysmon"),
-        "Windows PowerShell" => Some("powershell-classic"),
-        "Microsoft-Windows-PowerShell/Operational" => Some("powershell"),
-        _ => None,
-    };
-    let category = match (service, event_id) {
-        (Some("sysmon"), Some(1)) | (Some("security"), Some(4688)) => Some("process_creation"),
-        (Some("sysmon"), Some(3)) => Some("network_connection"),
-        (Some("sysmon"), Some(7)) => Some("image_load"),
-        (Some("sysmon"), Some(11)) => Some("file_event"),
-        (Some("sysmon"), Some(22)) => Some("dns_query"),
-        _ => None,
-    };
+/// Windows event log channels and their Sigma services, as pySigma's Windows pipeline maps
+/// services to channels (plus the services SigmaHQ's rules name whose channels it leaves out).
+pub const CHANNELS: &[(&str, &str)] = &[
+    ("Security", "security"),
+    ("System", "system"),
+    ("Application", "application"),
+    ("Microsoft-Windows-Sysmon/Operational", "sysmon"),
+    ("Windows PowerShell", "powershell-classic"),
+    ("Microsoft-Windows-PowerShell/Operational", "powershell"),
+    ("PowerShellCore/Operational", "powershell"),
+    ("Microsoft-Windows-TaskScheduler/Operational", "taskscheduler"),
+    ("Microsoft-Windows-WMI-Activity/Operational", "wmi"),
+    ("Microsoft-Windows-Windows Defender/Operational", "windefend"),
+    ("Microsoft-Windows-Bits-Client/Operational", "bits-client"),
+    ("Microsoft-Windows-CodeIntegrity/Operational", "codeintegrity-operational"),
+    ("DNS Server", "dns-server"),
+    ("Microsoft-Windows-DNS-Server/Audit", "dns-server-audit"),
+    ("Microsoft-Windows-DNS-Server/Analytical", "dns-server-analytic"),
+    ("Microsoft-Windows-DNS Client Events/Operational", "dns-client"),
+    ("Microsoft-Windows-DriverFrameworks-UserMode/Operational", "driver-framework"),
+    ("Microsoft-Windows-Windows Firewall With Advanced Security/Firewall", "firewall-as"),
+    ("Microsoft-Windows-AppLocker/MSI and Script", "applocker"),
+    ("Microsoft-Windows-AppLocker/EXE and DLL", "applocker"),
+    ("Microsoft-Windows-AppLocker/Packaged app-Deployment", "applocker"),
+    ("Microsoft-Windows-AppLocker/Packaged app-Execution", "applocker"),
+    ("MSExchange Management", "msexchange-management"),
+    ("Microsoft-Windows-NTLM/Operational", "ntlm"),
+    ("OpenSSH/Operational", "openssh"),
+    ("Microsoft-Windows-PrintService/Admin", "printservice-admin"),
+    ("Microsoft-Windows-PrintService/Operational", "printservice-operational"),
+    ("Microsoft-Windows-Security-Mitigations/Kernel Mode", "security-mitigations"),
+    ("Microsoft-Windows-Security-Mitigations/User Mode", "security-mitigations"),
+    ("Microsoft-Windows-Shell-Core/Operational", "shell-core"),
+    ("Microsoft-Windows-SmbClient/Security", "smbclient-security"),
+    ("Microsoft-Windows-SmbClient/Connectivity", "smbclient-connectivity"),
+    ("Microsoft-Windows-SMBServer/Connectivity", "smbserver-connectivity"),
+    ("Microsoft-Windows-TerminalServices-LocalSessionManager/Operational", "terminalservices-localsessionmanager"),
+    ("Microsoft-Windows-AppXDeploymentServer/Operational", "appxdeployment-server"),
+    ("Microsoft-Windows-AppXDeployment-Server/Operational", "appxdeployment-server"),
+    ("Microsoft-Windows-AppxPackaging/Operational", "appxpackaging-om"),
+    ("Microsoft-Windows-AppModel-Runtime/Admin", "appmodel-runtime"),
+    ("Microsoft-Windows-DHCP-Server/Operational", "dhcp"),
+    ("Microsoft-Windows-LDAP-Client/Debug", "ldap"),
+    ("Microsoft-ServiceBus-Client", "microsoft-servicebus-client"),
+    ("Microsoft-Windows-Diagnosis-Scripted/Operational", "diagnosis-scripted"),
+    ("Microsoft-Windows-BitLocker/BitLocker Management", "bitlocker"),
+    ("Microsoft-Windows-LSA/Operational", "lsa-server"),
+    ("Microsoft-Windows-CAPI2/Operational", "capi2"),
+    (
+        "Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational",
+        "certificateservicesclient-lifecycle-system",
+    ),
+    ("Microsoft-IIS-Configuration/Operational", "iis-configuration"),
+    ("Microsoft-Windows-VHDMP-Operational", "vhdmp"),
+    ("Microsoft-Windows-VHDMP/Operational", "vhdmp"),
+];
+
+/// The Sigma service of a Windows event log channel (compared case-insensitively); see
+/// [`CHANNELS`].
+pub fn windows_service(channel: &str) -> Option<&'static str> {
+    CHANNELS.iter().find(|(c, _)| c.eq_ignore_ascii_case(channel)).map(|(_, s)| *s)
+}
+
+/// The Sigma category of a Windows event: Sysmon's event ids (12 by its `EventType`),
+/// Security 4688, and the PowerShell module/script/classic events.
+///
+/// | service | event id | category |
+/// |---|---|---|
+/// | sysmon | 1 | `process_creation` |
+/// | sysmon | 2 | `file_change` |
+/// | sysmon | 3 | `network_connection` |
+/// | sysmon | 4, 16 | `sysmon_status` |
+/// | sysmon | 5 | `process_termination` |
+/// | sysmon | 6 | `driver_load` |
+/// | sysmon | 7 | `image_load` |
+/// | sysmon | 8 | `create_remote_thread` |
+/// | sysmon | 9 | `raw_access_thread` |
+/// | sysmon | 10 | `process_access` |
+/// | sysmon | 11 | `file_event` |
+/// | sysmon | 12 | `registry_add` (`EventType` `CreateKey`...), `registry_delete` (`DeleteKey`, `DeleteValue`), else `registry_event` |
+/// | sysmon | 13 | `registry_set` |
+/// | sysmon | 14 | `registry_rename` |
+/// | sysmon | 15 | `create_stream_hash` |
+/// | sysmon | 17, 18 | `pipe_created` |
+/// | sysmon | 19, 20, 21 | `wmi_event` |
+/// | sysmon | 22 | `dns_query` |
+/// | sysmon | 23, 26 | `file_delete` |
+/// | sysmon | 24 | `clipboard_capture` |
+/// | sysmon | 25 | `process_tampering` |
+/// | sysmon | 27, 28 | `file_block` |
+/// | sysmon | 29 | `file_executable_detected` |
+/// | sysmon | 255 | `sysmon_error` |
+/// | security | 4688 | `process_creation` |
+/// | powershell | 4103 / 4104 | `ps_module` / `ps_script` |
+/// | powershell-classic | 400 / 600 / 800 | `ps_classic_start` / `ps_classic_provider_start` / `ps_classic_script` |
+///
+/// The `registry_*` categories also belong to `registry_event`: see [`implied_categories`].
+pub fn windows_category(
+    service: Option<&str>,
+    event_id: Option<i64>,
+    event_type: Option<&str>,
+) -> Option<&'static str> {
+    let id = event_id?;
+    Some(match (service?, id) {
+        ("sysmon", 1) | ("security", 4688) => "process_creation",
+        ("sysmon", 2) => "file_change",
+        ("sysmon", 3) => "network_connection",
+        ("sysmon", 4 | 16) => "sysmon_status",
+        ("sysmon", 5) => "process_termination",
+        ("sysmon", 6) => "driver_load",
+        ("sysmon", 7) => "image_load",
+        ("sysmon", 8) => "create_remote_thread",
+        ("sysmon", 9) => "raw_access_thread",
+        ("sysmon", 10) => "process_access",
+        ("sysmon", 11) => "file_event",
+        ("sysmon", 12) => match event_type {
+            Some(t) if t.to_ascii_lowercase().starts_with("delete") => "registry_delete",
+            Some(t) if t.to_ascii_lowercase().starts_with("create") => "registry_add",
+            _ => "registry_event",
+        },
+        ("sysmon", 13) => "registry_set",
+        ("sysmon", 14) => "registry_rename",
+        ("sysmon", 15) => "create_stream_hash",
+        ("sysmon", 17 | 18) => "pipe_created",
+        ("sysmon", 19..=21) => "wmi_event",
+        ("sysmon", 22) => "dns_query",
+        ("sysmon", 23 | 26) => "file_delete",
+        ("sysmon", 24) => "clipboard_capture",
+        ("sysmon", 25) => "process_tampering",
+        ("sysmon", 27 | 28) => "file_block",
+        ("sysmon", 29) => "file_executable_detected",
+        ("sysmon", 255) => "sysmon_error",
+        ("powershell", 4103) => "ps_module",
+        ("powershell", 4104) => "ps_script",
+        ("powershell-classic", 400) => "ps_classic_start",
+        ("powershell-classic", 600) => "ps_classic_provider_start",
+        ("powershell-classic", 800) => "ps_classic_script",
+        _ => return None,
+    })
+}
+
+/// The other Sigma categories an event of `category` belongs to: Sigma's `registry_event` is
+/// the union of `registry_add`, `registry_delete`, `registry_set` and `registry_rename`, so a
+/// rule for `registry_event` applies to events of any of these.
+pub fn implied_categories(category: &str) -> &'static [&'static str] {
+    match category {
+        "registry_add" | "registry_delete" | "registry_set" | "registry_rename" => &["registry_event"],
+        _ => &[],
+    }
+}
+
+/// The logsource of a Windows event from its channel (or provider), event id and `EventType`.
+pub fn windows_logsource(channel: &str, event_id: Option<i64>, event_type: Option<&str>) -> LogSource {
+    let service = windows_service(channel);
+    let category = windows_category(service, event_id, event_type);
     let mut ls = LogSource::new(Some("windows"), category, service);
-    // Sysmon's categorised events are matched by category; the service stays for rules that
-    // name it.
-    if ls.service.is_none() {
+    if ls.service.is_none() && !channel.is_empty() {
         ls.service = Some(channel.to_ascii_lowercase());
     }
     ls
 }
 
-/// Reads a JSON object. Errors are serde_json's, with line and column.
-pub fn parse(text: &str) -> Result<JsonEvent, serde_json::Error> {
-    let root: Json = serde_json::from_str(text)?;
+fn text(fields: &Fields, key: &str) -> Option<String> {
+    fields.get(key).map(|v| v.as_text().into_owned())
+}
+
+/// Copies `from` to `to` when `to` is not set.
+fn alias(fields: &mut Fields, from: &str, to: &str) {
+    if !fields.contains_key(to)
+        && let Some(v) = fields.get(from).cloned()
+    {
+        fields.insert(to.to_owned(), v);
+    }
+}
+
+/// Sigma names and the logsource for a flattened Windows event; `None` when the fields are not
+/// a Windows event (no `EventID`, or neither `Channel` nor `Provider_Name`).
+fn windows(fields: &mut Fields) -> Option<LogSource> {
+    let event_id = match fields.get("EventID")? {
+        Value::Int(i) => Some(*i),
+        Value::Str(s) => s.trim().parse::<i64>().ok(),
+        Value::Float(f) => Some(*f as i64),
+        _ => None,
+    };
+    if !fields.contains_key("Channel") && !fields.contains_key("Provider_Name") {
+        return None;
+    }
+    if let Some(id) = event_id {
+        fields.insert("EventID".to_owned(), Value::Int(id));
+    }
+    let channel = match text(fields, "Channel") {
+        Some(c) => c,
+        // No channel: Sysmon's provider still says where the event is from.
+        None if text(fields, "Provider_Name").as_deref() == Some("Microsoft-Windows-Sysmon") => {
+            "Microsoft-Windows-Sysmon/Operational".to_owned()
+        }
+        None => String::new(),
+    };
+    let logsource = windows_logsource(&channel, event_id, fields.get("EventType").map(|t| t.as_text()).as_deref());
+    if logsource.service.as_deref() == Some("security") && event_id == Some(4688) {
+        alias(fields, "NewProcessName", "Image");
+        alias(fields, "ParentProcessName", "ParentImage");
+    }
+    Some(logsource)
+}
+
+fn rfc3339(v: &Value) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(v.as_text().trim()).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn naive(v: &Value) -> Option<NaiveDateTime> {
+    let t = v.as_text();
+    let t = t.trim();
+    NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f"))
+        .ok()
+}
+
+/// The event time: RFC 3339 stamps, then Sysmon's `UtcTime`, then a zone-less local stamp.
+fn times(fields: &Fields) -> (Option<DateTime<Utc>>, Option<NaiveDateTime>) {
+    let time = ["@timestamp", "timestamp", "time", "EventTime", "TimeCreated", "event.created"]
+        .iter()
+        .filter_map(|k| fields.get(*k))
+        .find_map(rfc3339)
+        .or_else(|| fields.get("UtcTime").and_then(naive).map(|t| t.and_utc()));
+    if time.is_some() {
+        return (time, None);
+    }
+    (None, ["EventTime", "TimeCreated"].iter().filter_map(|k| fields.get(*k)).find_map(naive))
+}
+
+fn host(fields: &Fields) -> Option<String> {
+    ["Computer", "Hostname", "host.name", "host.hostname", "host", "hostname"]
+        .iter()
+        .filter_map(|k| fields.get(*k))
+        .find(|v| matches!(v, Value::Str(s) if !s.is_empty()))
+        .map(|h| h.as_text().into_owned())
+}
+
+/// evtx_dump's `{"Event": {"System": ..., "EventData": ...}}`.
+fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
     let mut fields = Fields::new();
-    if let Some(system) = root.get("Event").and_then(|e| e.get("System")) {
-        let event = &root["Event"];
-        for (k, v) in system.as_object().into_iter().flatten() {
-            match k.as_str() {
-                "Provider" => {
-                    if let Some(Json::Object(attrs)) = v.get("#attributes") {
-                        for (a, av) in attrs {
-                            if let Some(s) = scalar(av) {
-                                fields.insert(format!("Provider_{a}"), s);
-                            }
+    for (k, v) in system {
+        match k.as_str() {
+            "Provider" => {
+                if let Some(Json::Object(attrs)) = v.get("#attributes") {
+                    for (a, av) in attrs {
+                        if let Some(s) = scalar(av) {
+                            fields.insert(format!("Provider_{a}"), s);
                         }
                     }
                 }
-                "TimeCreated" | "Execution" | "Security" | "Correlation" => {
-                    flatten(k, v, &mut fields);
+            }
+            "Security" => {
+                if let Some(user) = v.pointer("/#attributes/UserID").and_then(scalar) {
+                    fields.insert("Security_UserID".to_owned(), user);
                 }
-                _ => {
-                    if let Some(s) = scalar(element(v)) {
-                        fields.insert(k.clone(), s);
-                    }
+                flatten(k, v, &mut fields);
+            }
+            "TimeCreated" | "Execution" | "Correlation" => flatten(k, v, &mut fields),
+            _ => {
+                if let Some(s) = scalar(element(v)) {
+                    fields.insert(k.clone(), s);
                 }
             }
         }
-        for data in ["EventData", "UserData"] {
-            if let Some(Json::Object(map)) = event.get(data) {
-                for (k, v) in map {
-                    if k == "#attributes" {
-                        continue;
-                    }
-                    flatten(k, v, &mut fields);
+    }
+    for data in ["EventData", "UserData"] {
+        if let Some(Json::Object(map)) = event.get(data) {
+            for (k, v) in map {
+                if k == "#attributes" {
+                    continue;
                 }
+                flatten(k, v, &mut fields);
             }
         }
-        let time = system
-            .pointer("/TimeCreated/#attributes/SystemTime")
-            .and_then(Json::as_str)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
-        let host = fields.get("Computer").map(|c| c.as_text().into_owned());
-        let channel = fields.get("Channel").map(|c| c.as_text().into_owned()).unwrap_or_default();
-        let event_id = fields.get("EventID").and_then(Value::as_f64).map(|f| f as i64);
-        let logsource = windows_logsource(&channel, event_id);
-        return Ok(JsonEvent { fields, time, host, logsource });
     }
-    if !root.is_object() {
-        return Err(serde::de::Error::custom("expected a JSON object"));
-    }
-    flatten("", &root, &mut fields);
-    let time = ["@timestamp", "timestamp", "time", "EventTime", "TimeCreated"]
-        .iter()
-        .filter_map(|k| fields.get(*k))
-        .find_map(|t| DateTime::parse_from_rfc3339(&t.as_text()).ok())
+    let time = system
+        .get("TimeCreated")
+        .and_then(|t| t.pointer("/#attributes/SystemTime"))
+        .and_then(Json::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
-    let host = ["Computer", "Hostname", "host", "hostname"]
-        .iter()
-        .find_map(|k| fields.get(*k))
-        .map(|h| h.as_text().into_owned());
-    let logsource = match fields.get("Channel").map(|c| c.as_text().into_owned()) {
-        Some(channel) if fields.contains_key("EventID") => {
-            let event_id = fields.get("EventID").and_then(Value::as_f64).map(|f| f as i64);
-            windows_logsource(&channel, event_id)
+    let logsource = windows(&mut fields).unwrap_or_else(|| LogSource::new(Some("windows"), None, None));
+    let host = fields.get("Computer").map(|c| c.as_text().into_owned());
+    JsonEvent { fields, time, local_time: None, host, logsource }
+}
+
+/// winlogbeat: `winlog.event_data` and `winlog.user_data` go to the top level under their own
+/// names; everything else is flattened with dots, then aliased to Sigma's names.
+fn winlogbeat(root: &Map<String, Json>, winlog: &Map<String, Json>, fields: &mut Fields) {
+    for (k, v) in root {
+        if k != "winlog" {
+            flatten(k, v, fields);
         }
-        _ => LogSource::default(),
+    }
+    for (k, v) in winlog {
+        match (k.as_str(), v) {
+            ("event_data" | "user_data", Json::Object(data)) => {
+                for (dk, dv) in data {
+                    flatten(dk, dv, fields);
+                }
+            }
+            _ => flatten(&format!("winlog.{k}"), v, fields),
+        }
+    }
+    alias(fields, "winlog.event_id", "EventID");
+    alias(fields, "event.code", "EventID");
+    alias(fields, "winlog.channel", "Channel");
+    alias(fields, "winlog.provider_name", "Provider_Name");
+    alias(fields, "event.provider", "Provider_Name");
+    alias(fields, "winlog.provider_guid", "Provider_Guid");
+    alias(fields, "winlog.computer_name", "Computer");
+    alias(fields, "host.name", "Computer");
+    alias(fields, "winlog.record_id", "EventRecordID");
+    alias(fields, "winlog.user.identifier", "Security_UserID");
+}
+
+/// NXLog's names for the System values, aliased to Sigma's.
+fn nxlog(fields: &mut Fields) {
+    if !fields.contains_key("EventID") {
+        return;
+    }
+    alias(fields, "SourceName", "Provider_Name");
+    alias(fields, "ProviderGuid", "Provider_Guid");
+    alias(fields, "Hostname", "Computer");
+    alias(fields, "UserID", "Security_UserID");
+    alias(fields, "RecordNumber", "EventRecordID");
+}
+
+/// Reads a JSON object. Errors are serde_json's, with line and column.
+pub fn parse(text: &str) -> Result<JsonEvent, serde_json::Error> {
+    let root: Json = serde_json::from_str(text)?;
+    let Json::Object(map) = &root else {
+        return Err(serde::de::Error::custom("expected a JSON object"));
     };
-    Ok(JsonEvent { fields, time, host, logsource })
+    if let Some(event) = map.get("Event")
+        && let Some(Json::Object(system)) = event.get("System")
+    {
+        return Ok(evtx(event, system));
+    }
+    let mut fields = Fields::new();
+    match map.get("winlog") {
+        Some(Json::Object(winlog)) => winlogbeat(map, winlog, &mut fields),
+        _ => {
+            flatten("", &root, &mut fields);
+            nxlog(&mut fields);
+        }
+    }
+    let logsource = windows(&mut fields).unwrap_or_default();
+    let (time, local_time) = times(&fields);
+    let host = host(&fields);
+    Ok(JsonEvent { fields, time, local_time, host, logsource })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> JsonEvent {
+        parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn s(e: &JsonEvent, k: &str) -> String {
+        e.fields.get(k).map(|v| v.as_text().into_owned()).unwrap_or_else(|| format!("<no {k}>"))
+    }
+
+    #[test]
+    fn winlogbeat_sysmon_process_creation() {
+        let line = r#"{"@timestamp":"2026-11-23T03:00:01.123Z","event":{"code":"1","kind":"event","provider":"Microsoft-Windows-Sysmon"},"host":{"name":"ws01.corp"},"message":"Process Create:","winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","computer_name":"WS01.corp.local","event_id":"1","provider_name":"Microsoft-Windows-Sysmon","provider_guid":"{5770385f}","record_id":42,"user":{"identifier":"S-1-5-18"},"event_data":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami","ParentImage":"C:\\Windows\\explorer.exe","ProcessId":"4242"}}}"#;
+        let e = ok(line);
+        assert_eq!(e.fields.get("EventID"), Some(&Value::Int(1)));
+        assert_eq!(s(&e, "Channel"), "Microsoft-Windows-Sysmon/Operational");
+        assert_eq!(s(&e, "Provider_Name"), "Microsoft-Windows-Sysmon");
+        assert_eq!(s(&e, "Provider_Guid"), "{5770385f}");
+        assert_eq!(s(&e, "Computer"), "WS01.corp.local");
+        assert_eq!(s(&e, "Security_UserID"), "S-1-5-18");
+        assert_eq!(s(&e, "EventRecordID"), "42");
+        assert_eq!(s(&e, "Image"), r"C:\Windows\System32\cmd.exe");
+        assert_eq!(s(&e, "CommandLine"), "cmd /c whoami");
+        assert_eq!(s(&e, "ParentImage"), r"C:\Windows\explorer.exe");
+        assert_eq!(s(&e, "message"), "Process Create:");
+        assert_eq!(s(&e, "host.name"), "ws01.corp");
+        assert!(!e.fields.contains_key("winlog.event_data.Image"));
+        assert_eq!(e.logsource, LogSource::new(Some("windows"), Some("process_creation"), Some("sysmon")));
+        assert_eq!(e.host.as_deref(), Some("WS01.corp.local"));
+        assert_eq!(e.time.map(|t| t.to_rfc3339()), Some("2026-11-23T03:00:01.123+00:00".into()));
+    }
+
+    #[test]
+    fn winlogbeat_event_code_fallback_and_registry() {
+        let e = ok(
+            r#"{"event":{"code":13},"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_data":{"EventType":"SetValue","TargetObject":"HKLM\\x"}}}"#,
+        );
+        assert_eq!(e.fields.get("EventID"), Some(&Value::Int(13)));
+        assert_eq!(e.logsource.category.as_deref(), Some("registry_set"));
+        assert_eq!(implied_categories("registry_set"), &["registry_event"]);
+    }
+
+    #[test]
+    fn nxlog_security_4688() {
+        let line = r#"{"EventTime":"2026-11-23 10:00:01","Hostname":"DC01.corp.local","Keywords":-9214364837600034816,"EventType":"AUDIT_SUCCESS","SeverityValue":2,"Severity":"INFO","EventID":4688,"SourceName":"Microsoft-Windows-Security-Auditing","ProviderGuid":"{54849625-5478-4994-A5BA-3E3B0328C30D}","Version":2,"Task":13312,"RecordNumber":99,"Channel":"Security","NewProcessName":"C:\\Windows\\System32\\whoami.exe","ParentProcessName":"C:\\Windows\\System32\\cmd.exe","CommandLine":"whoami /all","SubjectUserName":"alice"}"#;
+        let e = ok(line);
+        assert_eq!(e.fields.get("EventID"), Some(&Value::Int(4688)));
+        assert_eq!(s(&e, "Provider_Name"), "Microsoft-Windows-Security-Auditing");
+        assert_eq!(s(&e, "Provider_Guid"), "{54849625-5478-4994-A5BA-3E3B0328C30D}");
+        assert_eq!(s(&e, "Computer"), "DC01.corp.local");
+        assert_eq!(s(&e, "Image"), r"C:\Windows\System32\whoami.exe");
+        assert_eq!(s(&e, "ParentImage"), r"C:\Windows\System32\cmd.exe");
+        assert_eq!(s(&e, "CommandLine"), "whoami /all");
+        assert_eq!(e.logsource, LogSource::new(Some("windows"), Some("process_creation"), Some("security")));
+        assert_eq!(e.time, None);
+        assert_eq!(e.local_time.map(|t| t.to_string()), Some("2026-11-23 10:00:01".into()));
+        assert_eq!(e.host.as_deref(), Some("DC01.corp.local"));
+    }
+
+    #[test]
+    fn event_id_as_text_and_lower_case_channel() {
+        let e = ok(r#"{"EventID":"4624","Channel":"security","Hostname":"h"}"#);
+        assert_eq!(e.fields.get("EventID"), Some(&Value::Int(4624)));
+        assert_eq!(e.logsource, LogSource::new(Some("windows"), None, Some("security")));
+        let e = ok(r#"{"EventID":1,"SourceName":"Microsoft-Windows-Sysmon","UtcTime":"2020-10-19 04:29:00.004"}"#);
+        assert_eq!(e.logsource.category.as_deref(), Some("process_creation"));
+        assert_eq!(e.time.map(|t| t.to_rfc3339()), Some("2020-10-19T04:29:00.004+00:00".into()));
+    }
+
+    #[test]
+    fn categories_and_services() {
+        let cat = |ch: &str, id: i64, t: Option<&str>| windows_logsource(ch, Some(id), t).category;
+        let sysmon = "Microsoft-Windows-Sysmon/Operational";
+        for (id, want) in [
+            (2, "file_change"),
+            (5, "process_termination"),
+            (6, "driver_load"),
+            (8, "create_remote_thread"),
+            (9, "raw_access_thread"),
+            (10, "process_access"),
+            (14, "registry_rename"),
+            (15, "create_stream_hash"),
+            (17, "pipe_created"),
+            (18, "pipe_created"),
+            (19, "wmi_event"),
+            (21, "wmi_event"),
+            (23, "file_delete"),
+            (26, "file_delete"),
+            (25, "process_tampering"),
+        ] {
+            assert_eq!(cat(sysmon, id, None).as_deref(), Some(want), "{id}");
+        }
+        assert_eq!(cat(sysmon, 12, Some("CreateKey")).as_deref(), Some("registry_add"));
+        assert_eq!(cat(sysmon, 12, Some("DeleteValue")).as_deref(), Some("registry_delete"));
+        assert_eq!(cat(sysmon, 12, None).as_deref(), Some("registry_event"));
+        assert_eq!(cat("Microsoft-Windows-PowerShell/Operational", 4104, None).as_deref(), Some("ps_script"));
+        assert_eq!(cat("Windows PowerShell", 400, None).as_deref(), Some("ps_classic_start"));
+        assert_eq!(cat("Security", 4624, None), None);
+        for (channel, service) in [
+            ("Microsoft-Windows-TaskScheduler/Operational", "taskscheduler"),
+            ("Microsoft-Windows-WMI-Activity/Operational", "wmi"),
+            ("Microsoft-Windows-Windows Defender/Operational", "windefend"),
+            ("Microsoft-Windows-Windows Firewall With Advanced Security/Firewall", "firewall-as"),
+            ("Microsoft-Windows-AppLocker/EXE and DLL", "applocker"),
+            ("MSExchange Management", "msexchange-management"),
+            ("Microsoft-Windows-NTLM/Operational", "ntlm"),
+            ("OpenSSH/Operational", "openssh"),
+            ("Microsoft-Windows-Bits-Client/Operational", "bits-client"),
+            ("Microsoft-Windows-CodeIntegrity/Operational", "codeintegrity-operational"),
+            ("DNS Server", "dns-server"),
+            ("Microsoft-Windows-DriverFrameworks-UserMode/Operational", "driver-framework"),
+            ("Microsoft-Windows-PrintService/Operational", "printservice-operational"),
+            ("Microsoft-Windows-Security-Mitigations/Kernel Mode", "security-mitigations"),
+            ("Microsoft-Windows-Shell-Core/Operational", "shell-core"),
+            ("Microsoft-Windows-SmbClient/Security", "smbclient-security"),
+            (
+                "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+                "terminalservices-localsessionmanager",
+            ),
+            ("Microsoft-Windows-AppXDeploymentServer/Operational", "appxdeployment-server"),
+            ("Microsoft-Windows-Sysmon/Operational", "sysmon"),
+            ("PowerShellCore/Operational", "powershell"),
+            ("Windows PowerShell", "powershell-classic"),
+            ("Some-Vendor/Admin", "some-vendor/admin"),
+        ] {
+            assert_eq!(windows_logsource(channel, Some(1), None).service.as_deref(), Some(service), "{channel}");
+        }
+    }
+
+    #[test]
+    fn flat_json_is_not_windows() {
+        let e = ok(r#"{"time":"2026-11-23T10:00:00+07:00","host":"x","EventID":5,"a":{"b":[1,"two"]}}"#);
+        assert_eq!(e.logsource, LogSource::default());
+        assert_eq!(s(&e, "a.b"), "1, two");
+        assert_eq!(e.host.as_deref(), Some("x"));
+        assert_eq!(e.time.map(|t| t.to_rfc3339()), Some("2026-11-23T03:00:00+00:00".into()));
+        assert!(parse("[1,2]").is_err());
+        assert!(parse("{").is_err());
+    }
 }

@@ -7,19 +7,29 @@
 //! - [`syslog`] reads RFC 5424 and RFC 3164 headers.
 //! - [`programs`] extracts the fields of well-known programs' messages (sshd, sudo, useradd,
 //!   web access logs) and tags each event with its Sigma logsource.
-//! - [`json`] flattens JSON events (flat, or evtx_dump's Windows event shape).
+//! - [`json`] flattens JSON events (flat, evtx_dump, winlogbeat and NXLog Windows events) to
+//!   Sigma's Windows field names and tags Windows events with their logsource.
+//! - [`cef`], [`leef`] and [`kv`] read payloads: ArcSight CEF, QRadar LEEF 1.0/2.0, FortiGate
+//!   key=value, MikroTik firewall lines, pfSense/OPNsense `filterlog` and generic key=value.
+//!   A syslog body is dispatched to them by `payload::apply`; a line that is such a payload
+//!   without a syslog header is read by `payload::line`.
 
+pub mod cef;
 pub mod event;
 pub mod framing;
 pub mod json;
+pub mod kv;
+pub mod leef;
+mod payload;
 pub mod programs;
 pub mod syslog;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use thiserror::Error;
 
 pub use event::{Event, Fields, Format, LogSource, Origin, SdElement, Value};
+pub use json::implied_categories;
 
 /// The default time zone for senders whose timestamps carry none.
 pub const DEFAULT_TZ: Tz = chrono_tz::Asia::Ho_Chi_Minh;
@@ -65,6 +75,12 @@ pub enum ParseError {
     BadStructuredData,
     #[error("invalid JSON: {0}")]
     Json(String),
+    #[error("invalid CEF: {0}")]
+    BadCef(&'static str),
+    #[error("invalid LEEF: {0}")]
+    BadLeef(&'static str),
+    #[error("invalid filterlog CSV")]
+    BadFilterlog,
 }
 
 impl ParseError {
@@ -76,6 +92,9 @@ impl ParseError {
             ParseError::BadTimestamp(_) => "bad_timestamp",
             ParseError::BadStructuredData => "bad_structured_data",
             ParseError::Json(_) => "bad_json",
+            ParseError::BadCef(_) => "bad_cef",
+            ParseError::BadLeef(_) => "bad_leef",
+            ParseError::BadFilterlog => "bad_filterlog",
         }
     }
 }
@@ -104,9 +123,12 @@ pub fn parse(line: &[u8], ctx: &ParseContext, format: InputFormat) -> Result<Eve
     }
     match format {
         InputFormat::Json => parse_json(trimmed, ctx),
-        InputFormat::Syslog => parse_syslog(trimmed, ctx),
         InputFormat::Auto if trimmed.trim_start().starts_with('{') => parse_json(trimmed, ctx),
-        InputFormat::Auto => parse_syslog(trimmed, ctx),
+        // CEF, LEEF or FortiGate key=value without a syslog header (optionally after a PRI).
+        InputFormat::Auto | InputFormat::Syslog => match payload::line(trimmed, ctx) {
+            Some(result) => result,
+            None => parse_syslog(trimmed, ctx),
+        },
     }
 }
 
@@ -123,7 +145,10 @@ pub fn unparsed(line: &[u8], ctx: &ParseContext) -> Event {
 fn parse_json(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
     let parsed = json::parse(text).map_err(|e| ParseError::Json(e.to_string()))?;
     let mut event = base_event(text.to_owned(), Format::Json, ctx);
-    event.time = parsed.time.unwrap_or(ctx.received);
+    event.time = parsed
+        .time
+        .or_else(|| parsed.local_time.and_then(|t| ctx.tz.from_local_datetime(&t).earliest()).map(|t| t.to_utc()))
+        .unwrap_or(ctx.received);
     event.host = parsed.host;
     event.fields = parsed.fields;
     event.logsource = parsed.logsource;
@@ -134,70 +159,21 @@ fn parse_json(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
 }
 
 fn parse_syslog(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
-    let header = if text.starts_with('<') && text.split_once('>').is_some_and(|(_, r)| r.starts_with("1 ")) {
-        syslog::rfc5424(text)?
-    } else {
-        match syslog::rfc3164(text, ctx.received, ctx.tz) {
-            Ok(h) => h,
-            Err(e) => {
-                return access_log_event(text, ctx).ok_or(e);
-            }
-        }
+    let header = match syslog::parse(text, ctx.received, ctx.tz) {
+        Ok(h) => h,
+        // Not syslog: a web access line, or another well-known format of its own (raw auditd
+        // records, web server error logs, application logs that start with a timestamp).
+        Err(e) => return access_log_event(text, ctx).or_else(|| programs::headerless(text, ctx)).ok_or(e),
     };
-    let format = if header.msgid.is_some() || !header.structured_data.is_empty() || text.contains(">1 ") {
-        Format::Rfc5424
-    } else {
-        Format::Rfc3164
-    };
-    let mut event = base_event(text.to_owned(), format, ctx);
-    event.time = header.time.unwrap_or(ctx.received);
-    event.host = header.host.map(str::to_owned);
-    if let Some(pri) = header.pri {
-        let (facility, severity) = syslog::pri_names(pri);
-        event.set("facility", facility);
-        event.set("severity", severity);
-    }
-    if let Some(host) = header.host {
-        event.set("host", host);
-    }
-    if let Some(app) = header.app {
-        event.set("app", app);
-    }
-    if let Some(pid) = header.pid {
-        event.set("pid", pid);
-    }
-    if let Some(msgid) = header.msgid {
-        event.set("msgid", msgid);
-    }
-    for sd in &header.structured_data {
-        for (name, value) in &sd.params {
-            event.set(&format!("sd.{}.{}", sd.id, name), value.as_str());
-        }
-    }
-    event.structured_data = header.structured_data;
-    event.message = header.message.to_owned();
-    event.set("message", header.message);
-    event.logsource = programs::linux_logsource(header.app);
+    let mut event = base_event(text.to_owned(), header.format, ctx);
+    programs::apply_header(&header, &mut event, ctx);
 
     let body = header.message.trim_start();
-    if body.starts_with('{') {
-        // JSON carried in syslog (NXLog, winlogbeat via a relay): its fields join the event's.
-        if let Ok(parsed) = json::parse(body) {
-            event.fields.extend(parsed.fields);
-            if parsed.logsource != LogSource::default() {
-                event.logsource = parsed.logsource;
-            }
-            if let Some(t) = parsed.time {
-                event.time = t;
-            }
-        }
-    } else if let Some((_, fields)) = programs::access_log(body) {
-        event.logsource = LogSource::new(None, Some("webserver"), None);
-        for (k, v) in fields {
-            event.set(k, v);
-        }
-    } else if let Some(app) = header.app {
-        programs::extract(app, &mut event);
+    if payload::apply(header.app, body, &mut event, ctx) {
+        // JSON, CEF, LEEF, filterlog, FortiGate or MikroTik: the payload parsers set the fields.
+    } else {
+        // auditd, netfilter, web access and error lines, and the programs' own messages.
+        programs::extract(&header, &mut event);
     }
     Ok(event)
 }

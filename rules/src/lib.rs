@@ -140,7 +140,13 @@ impl Rule {
             }
         }
         let rl = &self.meta.logsource;
-        ok(&rl.product, &ls.product) && ok(&rl.category, &ls.category) && ok(&rl.service, &ls.service)
+        // An event's category may imply others (a `registry_set` event is a `registry_event`).
+        let category = ok(&rl.category, &ls.category)
+            || match (&rl.category, &ls.category) {
+                (Some(r), Some(e)) => vigil_parsers::implied_categories(e).iter().any(|c| r.eq_ignore_ascii_case(c)),
+                _ => false,
+            };
+        ok(&rl.product, &ls.product) && category && ok(&rl.service, &ls.service)
     }
 }
 
