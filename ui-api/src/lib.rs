@@ -45,8 +45,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/rules", get(rules))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new().route("/api/v1/health", get(health)).merge(protected).fallback(not_found).with_state(state)
+        .fallback(not_found)
+        // Unknown paths need the token too: a 404 would tell a stranger what exists.
+        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new().route("/api/v1/health", get(health)).merge(protected).with_state(state)
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -129,4 +131,69 @@ async fn stats(State(state): State<AppState>) -> Json<vigil_engine::StatsSnapsho
 
 async fn rules(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({ "total": state.rules.len(), "rules": *state.rules }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn state(dir: &std::path::Path) -> AppState {
+        AppState {
+            store: Arc::new(AlertStore::open(dir, 15_000_000).expect("store")),
+            stats: Arc::new(Stats::default()),
+            rules: Arc::new(vigil_rules::RuleSet::bundled().iter().cloned().collect()),
+            admin_token: Arc::new("s3cret".to_owned()),
+        }
+    }
+
+    async fn call(app: Router, uri: &str, auth: Option<&str>) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::get(uri);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let resp = app.oneshot(req.body(Body::empty()).expect("request")).await.expect("response");
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[tokio::test]
+    async fn every_route_but_health_needs_the_token() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let app = app(state(dir.path()));
+        assert_eq!(call(app.clone(), "/api/v1/health", None).await.0, StatusCode::OK);
+        for uri in ["/api/v1/alerts", "/api/v1/stats", "/api/v1/rules", "/api/v1/nope"] {
+            for auth in [None, Some("Bearer wrong"), Some("s3cret"), Some("Basic s3cret"), Some("Bearer s3cret2")] {
+                let (status, body) = call(app.clone(), uri, auth).await;
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri} {auth:?}");
+                assert_eq!(body, json!({"error": "unauthorized"}));
+            }
+        }
+        let (status, body) = call(app.clone(), "/api/v1/rules", Some("Bearer s3cret")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["total"], 5);
+        let (status, body) = call(app.clone(), "/api/v1/alerts?limit=5", Some("Bearer s3cret")).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"total": 0, "alerts": []})));
+    }
+
+    #[tokio::test]
+    async fn bad_parameters_are_400_with_a_reason() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let app = app(state(dir.path()));
+        for uri in [
+            "/api/v1/alerts?limit=abc",
+            "/api/v1/alerts?limit=100001",
+            "/api/v1/alerts?from=2026-13-01",
+            "/api/v1/alerts?to=now",
+            "/api/v1/alerts?q=%22unterminated",
+        ] {
+            let (status, body) = call(app.clone(), uri, Some("Bearer s3cret")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{uri}: {body}");
+        }
+    }
 }
