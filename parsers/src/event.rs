@@ -107,6 +107,10 @@ pub enum Format {
     Leef,
     /// A key=value line without a syslog header (FortiGate's `date=... time=... devname=...`).
     Kv,
+    /// A line without a syslog header read by one of the well-known plain log grammars
+    /// (Android logcat, HDFS, Hadoop/Spark/ZooKeeper, BGL, Apache error log, raw auditd...):
+    /// the `log_format` field says which.
+    Plain,
     /// A line no header grammar recognised: kept whole as the message.
     Unparsed,
 }

@@ -7,10 +7,9 @@ use crate::event::{Event, Format, LogSource};
 use crate::syslog::{self, Stamp, clock, digits, infer_year, iso_datetime, local};
 use crate::{ParseContext, base_event};
 
-/// The [`Format`] of the events read here. They have no syslog header; until the event model
-/// has a format of its own for them, they are `Unparsed` events that did get a time, a message
-/// and fields (and `log_format` says which grammar read them).
-pub const FORMAT: Format = Format::Unparsed;
+/// The [`Format`] of the events read here: they have no syslog header, but did get a time, a
+/// message and fields (and `log_format` says which grammar read them).
+pub const FORMAT: Format = Format::Plain;
 
 /// Lines without a syslog header, of well-known formats of their own: raw auditd records, web
 /// server error logs, vsftpd's log, and application logs that start with a timestamp.
