@@ -3,6 +3,9 @@
 //! Input sets:
 //! - `agency-mixed`: this repository's synthetic `corpus/syslog/agency-mixed.log`
 //!   (RFC 3164 and RFC 5424, nginx access lines carried in syslog);
+//! - `cef`, `leef`, `fortigate-kv`, `winlogbeat-json`: the synthetic payload lines in
+//!   `corpus/payloads/` (CEF, LEEF 1.0/2.0 and FortiGate key=value over RFC 3164; winlogbeat
+//!   Windows events as NDJSON);
 //! - `loghub-linux` and `loghub-openssh`: up to 2,000 lines each of LogHub's Linux and OpenSSH
 //!   samples, when `../shared/corpus/loghub` exists beside the workspace. These are raw
 //!   `Mmm dd hh:mm:ss host tag[pid]: msg` lines without a PRI, parsed as they are.
@@ -10,6 +13,9 @@
 //! Before measuring, each set's parse outcome (formats, error reasons, how many lines got a
 //! program name) is printed, so that a throughput number is never read without knowing what
 //! the parser actually did with the lines.
+//!
+//! The `header` group times RFC 3164 and RFC 5424 header parsing alone on the syslog lines of
+//! every set.
 //!
 //! Run with `cargo bench -p vigil-benches --bench parse`.
 
@@ -59,6 +65,18 @@ fn input_sets() -> Vec<InputSet> {
     match read_lines(&ours, usize::MAX) {
         Ok(lines) => sets.push(InputSet { name: "agency-mixed", lines }),
         Err(e) => eprintln!("parse bench: cannot read {}: {e}; skipping it", ours.display()),
+    }
+    for (name, file) in [
+        ("cef", "corpus/payloads/cef.log"),
+        ("leef", "corpus/payloads/leef.log"),
+        ("fortigate-kv", "corpus/payloads/fortigate.log"),
+        ("winlogbeat-json", "corpus/payloads/winlogbeat.ndjson"),
+    ] {
+        let path = root.join(file);
+        match read_lines(&path, usize::MAX) {
+            Ok(lines) => sets.push(InputSet { name, lines }),
+            Err(e) => eprintln!("parse bench: cannot read {}: {e}; skipping it", path.display()),
+        }
     }
     let loghub = root.join("../shared/corpus/loghub");
     if loghub.is_dir() {
@@ -119,17 +137,59 @@ fn bench_parse(c: &mut Criterion) {
             continue;
         }
         summarize(&set, &ctx);
-        let mut group = c.benchmark_group(format!("parse/{}", set.name));
-        group.throughput(Throughput::Elements(set.lines.len() as u64));
-        group.bench_function("auto", |b| {
-            b.iter(|| {
-                for line in &set.lines {
-                    let _ = black_box(parse(black_box(line), &ctx, InputFormat::Auto));
-                }
+        for (unit, throughput) in
+            [("lines", Throughput::Elements(set.lines.len() as u64)), ("bytes", Throughput::Bytes(set.bytes()))]
+        {
+            let mut group = c.benchmark_group(format!("parse/{}/{unit}", set.name));
+            group.throughput(throughput);
+            group.bench_function("auto", |b| {
+                b.iter(|| {
+                    for line in &set.lines {
+                        let _ = black_box(parse(black_box(line), &ctx, InputFormat::Auto));
+                    }
+                });
             });
-        });
-        group.finish();
+            group.finish();
+        }
     }
+}
+
+/// Header parsing alone (`syslog::rfc3164` / `syslog::rfc5424`, borrowed, no allocation): the
+/// syslog lines of every set, split by header grammar.
+fn bench_headers(c: &mut Criterion) {
+    let ctx = context();
+    let (mut bsd, mut ietf): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    for set in input_sets() {
+        for line in &set.lines {
+            let text = String::from_utf8_lossy(line).into_owned();
+            if vigil_parsers::syslog::is_rfc5424(&text) {
+                if vigil_parsers::syslog::rfc5424(&text).is_ok() {
+                    ietf.push(text);
+                }
+            } else if vigil_parsers::syslog::rfc3164(&text, ctx.received, ctx.tz).is_ok() {
+                bsd.push(text);
+            }
+        }
+    }
+    println!("parse bench: header: {} RFC 3164 lines, {} RFC 5424 lines", bsd.len(), ietf.len());
+    let mut group = c.benchmark_group("header");
+    group.throughput(Throughput::Elements(bsd.len() as u64));
+    group.bench_function("rfc3164", |b| {
+        b.iter(|| {
+            for line in &bsd {
+                let _ = black_box(vigil_parsers::syslog::rfc3164(black_box(line), ctx.received, ctx.tz));
+            }
+        });
+    });
+    group.throughput(Throughput::Elements(ietf.len() as u64));
+    group.bench_function("rfc5424", |b| {
+        b.iter(|| {
+            for line in &ietf {
+                let _ = black_box(vigil_parsers::syslog::rfc5424(black_box(line)));
+            }
+        });
+    });
+    group.finish();
 }
 
 fn config() -> Criterion {
@@ -139,6 +199,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_parse
+    targets = bench_headers, bench_parse
 }
 criterion_main!(benches);
