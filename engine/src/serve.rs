@@ -196,10 +196,10 @@ async fn udp_drop_monitor(socket: Arc<UdpSocket>, stats: Arc<Stats>) {
             // sl local rem st tx:rx tr:tm retr uid timeout inode ref pointer drops
             for line in text.lines().skip(1) {
                 let cols: Vec<&str> = line.split_whitespace().collect();
-                if cols.get(9) == Some(&inode.as_str()) {
-                    if let Some(drops) = cols.get(12).and_then(|d| d.parse::<u64>().ok()) {
-                        stats.udp_kernel_drops.store(drops, std::sync::atomic::Ordering::Relaxed);
-                    }
+                if cols.get(9) == Some(&inode.as_str())
+                    && let Some(drops) = cols.get(12).and_then(|d| d.parse::<u64>().ok())
+                {
+                    stats.udp_kernel_drops.store(drops, std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }

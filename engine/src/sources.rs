@@ -176,7 +176,7 @@ impl SourceMap {
             }));
         }
         // Longest prefix first.
-        map.nets.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
+        map.nets.sort_by_key(|n| std::cmp::Reverse(n.0.prefix_len()));
         Ok(map)
     }
 

@@ -255,9 +255,9 @@ pub fn apply(cef: &Cef<'_>, event: &mut Event) {
     event.set("cef.severity", cef.severity.as_ref());
     for (key, value) in &cef.extension {
         if RESERVED.contains(key) {
-            event.set(&format!("cef.{key}"), value.as_ref());
+            event.set(format!("cef.{key}"), value.as_ref());
         } else {
-            event.set(key, value.as_ref());
+            event.set(key.to_string(), value.as_ref());
         }
     }
     for (key, value) in &cef.extension {

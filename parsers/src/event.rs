@@ -65,8 +65,13 @@ impl fmt::Display for Value {
     }
 }
 
+/// A field name: borrowed for the names parsers know in advance (most of them), owned for
+/// names read from the input (JSON keys, key=value pairs, structured data), so that the common
+/// path allocates no field names.
+pub type FieldName = Cow<'static, str>;
+
 /// Field name to value. Ordered, so that output is stable.
-pub type Fields = BTreeMap<String, Value>;
+pub type Fields = BTreeMap<FieldName, Value>;
 
 /// The Sigma logsource an event belongs to. Rules are only evaluated on events of their
 /// logsource: a rule that names a product, category or service never matches an event whose
@@ -163,7 +168,7 @@ impl Event {
         self.fields.get(name)
     }
 
-    pub(crate) fn set(&mut self, name: &str, value: impl Into<Value>) {
-        self.fields.insert(name.to_owned(), value.into());
+    pub(crate) fn set(&mut self, name: impl Into<FieldName>, value: impl Into<Value>) {
+        self.fields.insert(name.into(), value.into());
     }
 }

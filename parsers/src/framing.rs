@@ -101,6 +101,11 @@ impl FrameDecoder {
         loop {
             if self.framing.is_none() {
                 self.framing = detect(&self.buf[pos..]);
+                if self.framing.is_none() && self.buf[pos..].iter().all(u8::is_ascii_whitespace) {
+                    // Whitespace before the first frame tells nothing: drop it rather than
+                    // buffer it without bound.
+                    pos = self.buf.len();
+                }
             }
             let step = match self.framing {
                 None => break,
@@ -135,7 +140,10 @@ impl FrameDecoder {
             }
             _ => {
                 let line = trim_line(&rest);
-                if !line.is_empty() {
+                if line.len() > self.max {
+                    let err = FrameError::TooLong { len: line.len(), max: self.max };
+                    out.push(Frame::Truncated(line[..self.max].to_vec(), err));
+                } else if !line.is_empty() {
                     out.push(Frame::Message(line.to_vec()));
                 }
             }

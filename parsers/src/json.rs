@@ -68,11 +68,11 @@ fn flatten(prefix: &str, v: &Json, out: &mut Fields) {
         }
         Json::Array(items) => {
             let text: Vec<String> = items.iter().filter_map(scalar).map(|s| s.as_text().into_owned()).collect();
-            out.insert(prefix.to_owned(), Value::Str(text.join(", ")));
+            out.insert(prefix.to_owned().into(), Value::Str(text.join(", ")));
         }
         other => {
             if let Some(s) = scalar(other) {
-                out.insert(prefix.to_owned(), s);
+                out.insert(prefix.to_owned().into(), s);
             }
         }
     }
@@ -254,7 +254,7 @@ fn alias(fields: &mut Fields, from: &str, to: &str) {
     if !fields.contains_key(to)
         && let Some(v) = fields.get(from).cloned()
     {
-        fields.insert(to.to_owned(), v);
+        fields.insert(to.to_owned().into(), v);
     }
 }
 
@@ -271,7 +271,7 @@ fn windows(fields: &mut Fields) -> Option<LogSource> {
         return None;
     }
     if let Some(id) = event_id {
-        fields.insert("EventID".to_owned(), Value::Int(id));
+        fields.insert("EventID".into(), Value::Int(id));
     }
     let channel = match text(fields, "Channel") {
         Some(c) => c,
@@ -331,21 +331,21 @@ fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
                 if let Some(Json::Object(attrs)) = v.get("#attributes") {
                     for (a, av) in attrs {
                         if let Some(s) = scalar(av) {
-                            fields.insert(format!("Provider_{a}"), s);
+                            fields.insert(format!("Provider_{a}").into(), s);
                         }
                     }
                 }
             }
             "Security" => {
                 if let Some(user) = v.pointer("/#attributes/UserID").and_then(scalar) {
-                    fields.insert("Security_UserID".to_owned(), user);
+                    fields.insert("Security_UserID".into(), user);
                 }
                 flatten(k, v, &mut fields);
             }
             "TimeCreated" | "Execution" | "Correlation" => flatten(k, v, &mut fields),
             _ => {
                 if let Some(s) = scalar(element(v)) {
-                    fields.insert(k.clone(), s);
+                    fields.insert(k.clone().into(), s);
                 }
             }
         }

@@ -176,9 +176,9 @@ pub fn apply(leef: &Leef<'_>, event: &mut Event) {
     }
     for (key, value) in &leef.attributes {
         if RESERVED.contains(key) {
-            event.set(&format!("leef.{key}"), value.as_ref());
+            event.set(format!("leef.{key}"), value.as_ref());
         } else {
-            event.set(key, value.as_ref());
+            event.set(key.to_string(), value.as_ref());
         }
     }
     for (key, value) in &leef.attributes {

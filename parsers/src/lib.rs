@@ -28,7 +28,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use thiserror::Error;
 
-pub use event::{Event, Fields, Format, LogSource, Origin, SdElement, Value};
+pub use event::{Event, FieldName, Fields, Format, LogSource, Origin, SdElement, Value};
 pub use json::implied_categories;
 
 /// The default time zone for senders whose timestamps carry none.

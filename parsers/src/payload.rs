@@ -156,7 +156,7 @@ pub(crate) fn apply(app: Option<&str>, body: &str, event: &mut Event, ctx: &Pars
     if let Some(pairs) = kv::generic(body) {
         for (k, v) in pairs.pairs {
             if !event.fields.contains_key(k) {
-                event.set(k, v.into_owned());
+                event.set(k.to_owned(), v.into_owned());
             }
         }
     }
@@ -177,9 +177,9 @@ fn untag(event: &mut Event, prefix: &str) {
 fn set_firewall_fields(event: &mut Event, fields: &kv::FirewallFields<'_>) {
     for (name, value) in fields {
         if *name == "proto" {
-            event.set(name, value.to_ascii_lowercase());
+            event.set(*name, value.to_ascii_lowercase());
         } else {
-            event.set(name, *value);
+            event.set(*name, *value);
         }
     }
 }
@@ -305,7 +305,7 @@ fn fortigate_time(p: &kv::Pairs<'_>, tz: Tz) -> Option<DateTime<Utc>> {
 fn apply_fortigate(p: &kv::Pairs<'_>, event: &mut Event, ctx: &ParseContext) {
     for (key, value) in &p.pairs {
         let name = if cef::RESERVED.contains(key) { format!("fortigate.{key}") } else { (*key).to_owned() };
-        event.fields.insert(name, Value::Str(value.as_ref().to_owned()));
+        event.fields.insert(name.into(), Value::Str(value.as_ref().to_owned()));
         if let Some(alias) = kv::fortigate_alias(key) {
             event.set(alias, value.as_ref());
         }

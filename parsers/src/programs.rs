@@ -115,7 +115,7 @@ pub fn apply_header(header: &Header<'_>, event: &mut Event, ctx: &ParseContext) 
     }
     for element in header.structured_data.elements() {
         for (name, value) in element.params() {
-            event.set(&format!("sd.{}.{name}", element.id), value.into_owned());
+            event.set(format!("sd.{}.{name}", element.id), value.into_owned());
         }
     }
     if !header.structured_data.is_empty() {
@@ -425,8 +425,9 @@ fn pam_pairs(s: &str, event: &mut Event) {
         if value.is_empty() || key.is_empty() {
             continue;
         }
-        if matches!(key, "logname" | "uid" | "euid" | "tty" | "ruser" | "rhost" | "user") {
-            event.set(key, value);
+        let known = ["logname", "uid", "euid", "tty", "ruser", "rhost", "user"];
+        if let Some(name) = known.into_iter().find(|k| *k == key) {
+            event.set(name, value);
         }
         if key == "rhost" {
             set_remote(event, value);
@@ -546,7 +547,7 @@ fn sudo(msg: &str, event: &mut Event) {
             event.set(name, value);
         }
         // Sigma's sudo rules use sudo's own names (`USER`).
-        event.set(key, value);
+        event.set(key.to_owned(), value);
         if key == "COMMAND" && kind.is_none() {
             kind = Some("command");
         }

@@ -538,7 +538,7 @@ mod tests {
     fn event(fields: &[(&str, Value)]) -> Event {
         let mut f = Fields::new();
         for (k, v) in fields {
-            f.insert((*k).to_owned(), v.clone());
+            f.insert((*k).to_owned().into(), v.clone());
         }
         Event {
             time: chrono::DateTime::default(),

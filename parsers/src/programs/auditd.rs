@@ -186,7 +186,7 @@ pub(super) fn apply(record: Record<'_>, event: &mut Event) {
                 for (k, v) in pairs(inner) {
                     match v {
                         _ if k.is_empty() => {}
-                        Raw::Quoted(v) | Raw::Single(v) | Raw::Bare(v) => event.set(k, v),
+                        Raw::Quoted(v) | Raw::Single(v) | Raw::Bare(v) => event.set(k.to_string(), v),
                     }
                 }
             }
@@ -201,8 +201,8 @@ pub(super) fn apply(record: Record<'_>, event: &mut Event) {
                     _ => None,
                 };
                 match decoded {
-                    Some(text) => event.set(key, text),
-                    None => event.set(key, v),
+                    Some(text) => event.set(key.to_string(), text),
+                    None => event.set(key.to_string(), v),
                 }
                 match key {
                     "arch" => arch = v,
@@ -210,7 +210,7 @@ pub(super) fn apply(record: Record<'_>, event: &mut Event) {
                     _ => {}
                 }
             }
-            (key, Raw::Quoted(v) | Raw::Single(v)) => event.set(key, v),
+            (key, Raw::Quoted(v) | Raw::Single(v)) => event.set(key.to_owned(), v),
         }
     }
     if !syscall.is_empty()
