@@ -81,7 +81,17 @@ pub fn linux_logsource(app: Option<&str>) -> LogSource {
 }
 
 fn linux_service(app: &str) -> &'static str {
-    match app.to_ascii_lowercase().as_str() {
+    // Program names are short: lower-case them on the stack, not the heap.
+    let mut buf = [0u8; 32];
+    let lower = match buf.get_mut(..app.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(app.as_bytes());
+            dst.make_ascii_lowercase();
+            std::str::from_utf8(dst).unwrap_or_default()
+        }
+        None => return "syslog",
+    };
+    match lower {
         "sshd" | "sshd-session" | "sshd-auth" => "sshd",
         "sudo" => "sudo",
         "cron" | "crond" | "anacron" => "cron",
