@@ -52,10 +52,26 @@ impl Detector {
         let tz = input.sender.as_ref().map_or(self.sources.default_tz(), |s| s.tz);
         let mut ctx =
             ParseContext { received: input.received, tz, origin: input.sender.as_ref().map(|s| s.origin.clone()) };
+        // Kept, but counted: bytes that are not UTF-8 (replaced by U+FFFD) and NUL bytes.
+        if std::str::from_utf8(&input.bytes).is_err() {
+            stats.error("invalid_utf8");
+        }
+        // A trailing NUL is a line end (Python's SysLogHandler sends one over UDP), not a NUL
+        // inside the message.
+        let mut body = input.bytes.as_slice();
+        while let [rest @ .., b'\r' | b'\n' | 0] = body {
+            body = rest;
+        }
+        if body.contains(&0) {
+            stats.error("nul_byte");
+        }
         let format = input.sender.as_ref().and_then(|s| s.format).unwrap_or(self.format);
         let mut event = match vigil_parsers::parse(&input.bytes, &ctx, format) {
             Ok(e) => e,
-            Err(vigil_parsers::ParseError::Empty) => return None,
+            Err(vigil_parsers::ParseError::Empty) => {
+                stats.error("empty");
+                return None;
+            }
             Err(e) => {
                 stats.error(e.reason());
                 vigil_parsers::unparsed(&input.bytes, &ctx)

@@ -48,6 +48,10 @@ fn for_each_chunk(
             let n = reader.read_until(b'\n', &mut bytes).map_err(read_err)?;
             if n > 0 {
                 line_no += 1;
+                // The line end is framing, as on a socket: not part of the message.
+                while let [.., b'\n' | b'\r'] = bytes.as_slice() {
+                    bytes.pop();
+                }
                 Stats::add(&stats.received, 1);
                 let source = AlertSource { file: Some(name.clone()), line: Some(line_no), ..AlertSource::default() };
                 chunk.push(Input { bytes, received, sender: sender.clone(), source });

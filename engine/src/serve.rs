@@ -106,8 +106,7 @@ impl Engine {
             tasks.push(tokio::spawn(udp_loop(socket, shared.clone())));
         }
         if let Some(addr) = config.syslog.tcp {
-            let listener =
-                TcpListener::bind(addr).await.map_err(|source| EngineError::Bind { proto: "tcp", addr, source })?;
+            let listener = bind_tcp(addr).map_err(|source| EngineError::Bind { proto: "tcp", addr, source })?;
             tcp_addr = listener.local_addr().ok();
             tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), None)));
         }
@@ -117,8 +116,7 @@ impl Engine {
                 warn!(cert = %cert.display(), "syslog/tls uses a generated development certificate; set [tls] cert and key for production");
             }
             dev_cert = setup.dev_cert;
-            let listener =
-                TcpListener::bind(addr).await.map_err(|source| EngineError::Bind { proto: "tls", addr, source })?;
+            let listener = bind_tcp(addr).map_err(|source| EngineError::Bind { proto: "tls", addr, source })?;
             tls_addr = listener.local_addr().ok();
             let acceptor = TlsAccept {
                 acceptor: tokio_rustls::TlsAcceptor::from(setup.config),
@@ -173,6 +171,17 @@ fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<UdpSocket> 
     UdpSocket::from_std(socket.into())
 }
 
+/// A TCP listener with a deep accept backlog: after a restart every agency reconnects at once.
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    TcpListener::from_std(socket.into())
+}
+
 fn network_source(transport: &str, peer: SocketAddr) -> AlertSource {
     AlertSource { transport: Some(transport.to_owned()), peer: Some(peer.to_string()), ..AlertSource::default() }
 }
@@ -218,8 +227,10 @@ async fn udp_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         while let Some(result) = next.take() {
             match result {
                 Ok((n, peer)) => {
-                    Stats::add(&stats.received, 1);
+                    // A refused sender's datagram is counted as refused, not as received (as
+                    // a refused TCP connection is never read).
                     if let Ok(sender) = resolve_peer(&shared, peer, None) {
+                        Stats::add(&stats.received, 1);
                         let mut bytes = buf[..n].to_vec();
                         if bytes.len() > shared.max_message {
                             bytes.truncate(shared.max_message);
@@ -294,7 +305,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Arc
             match tls {
                 None => {
                     if let Ok(sender) = resolve_peer(&shared, peer, None) {
-                        read_frames(stream, peer, sender, "tcp", &shared).await;
+                        let _ = read_frames(stream, peer, sender, "tcp", &shared).await;
                     }
                 }
                 Some(tls) => tls_connection(stream, peer, &tls, &shared).await,
@@ -320,17 +331,21 @@ async fn tls_connection(stream: TcpStream, peer: SocketAddr, tls: &TlsAccept, sh
     };
     let subject = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(crate::tls::subject);
     if let Ok(sender) = resolve_peer(shared, peer, subject.as_deref()) {
-        read_frames(stream, peer, sender, "tls", shared).await;
+        let mut stream = read_frames(stream, peer, sender, "tls", shared).await;
+        // Answer the client's close_notify with ours (RFC 5425 4.4).
+        use tokio::io::AsyncWriteExt;
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
     }
 }
 
+/// Reads frames until the peer closes, goes idle or errs; returns the stream.
 async fn read_frames<S: AsyncRead + Unpin>(
     mut stream: S,
     peer: SocketAddr,
     sender: Option<Arc<Source>>,
     transport: &str,
     shared: &Shared,
-) {
+) -> S {
     let mut decoder = FrameDecoder::new(shared.max_message);
     let mut buf = vec![0u8; 64 * 1024];
     let mut frames = Vec::new();
@@ -343,6 +358,8 @@ async fn read_frames<S: AsyncRead + Unpin>(
             }
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => n,
+            // A TLS peer that closes without close_notify: many senders do; not an error.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Ok(Err(e)) => {
                 debug!(%peer, error = %e, "read");
                 shared.stats.error(if transport == "tls" { "tls_read_error" } else { "tcp_read_error" });
@@ -351,11 +368,12 @@ async fn read_frames<S: AsyncRead + Unpin>(
         };
         decoder.feed(&buf[..n], &mut frames);
         if !forward(&mut frames, &sender, &source, shared).await {
-            return;
+            return stream;
         }
     }
     decoder.finish(&mut frames);
     forward(&mut frames, &sender, &source, shared).await;
+    stream
 }
 
 /// Sends decoded frames on, as one batch; false when the pipeline has shut down.

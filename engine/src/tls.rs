@@ -116,12 +116,16 @@ pub fn server_config(tls: &TlsConfig, data_dir: &Path) -> Result<TlsSetup, TlsEr
         let builder = if tls.require_client_cert { builder } else { builder.allow_unauthenticated() };
         builder.build().map_err(|e| TlsError::Config(e.to_string()))?
     };
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Config(e.to_string()))?;
+    // Syslog senders only write. TLS 1.3 session tickets sent after the handshake sit unread
+    // in a sender's socket, and closing a socket with unread data makes its kernel send a
+    // reset that discards what the sender wrote last: send none.
+    config.send_tls13_tickets = 0;
     Ok(TlsSetup { config: Arc::new(config), dev_cert })
 }
 

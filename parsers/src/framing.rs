@@ -11,7 +11,7 @@ use thiserror::Error;
 pub enum Framing {
     /// RFC 6587 3.4.1: each message is preceded by its length in ASCII digits and a space.
     OctetCounting,
-    /// RFC 6587 3.4.2: each message ends with a line feed (a trailing CR is dropped).
+    /// RFC 6587 3.4.2: each message ends with a line feed or a NUL (a trailing CR is dropped).
     NewLine,
 }
 
@@ -154,7 +154,9 @@ impl FrameDecoder {
     /// bytes are needed.
     fn next_line(&mut self, pos: usize, out: &mut Vec<Frame>) -> Option<usize> {
         let rest = &self.buf[pos..];
-        match rest.iter().position(|&b| b == b'\n') {
+        // A line feed ends a frame; so does NUL, the trailer some senders use instead
+        // (RFC 6587 3.4.2; Python's SysLogHandler over TCP).
+        match rest.iter().position(|&b| b == b'\n' || b == 0) {
             Some(nl) => {
                 if self.skip_line {
                     self.skip_line = false;
@@ -297,6 +299,12 @@ mod tests {
         assert_eq!(out[0], msg("<13>one"));
         assert_eq!(out[1], msg("<13>two"));
         assert_eq!(out[2], Frame::Error(FrameError::Truncated { missing: 2 }));
+    }
+
+    #[test]
+    fn nul_ends_a_newline_frame() {
+        let out = frames(&[b"<36>one\0<36>tw", b"o\0"]);
+        assert_eq!(out, vec![msg("<36>one"), msg("<36>two")]);
     }
 
     #[test]

@@ -135,6 +135,10 @@ pub fn parse(line: &[u8], ctx: &ParseContext, format: InputFormat) -> Result<Eve
 /// The event for a line no grammar recognised: the whole line is the message, the event time is
 /// the receive time. Keyword rules still see it.
 pub fn unparsed(line: &[u8], ctx: &ParseContext) -> Event {
+    let mut line = line;
+    while let [rest @ .., b'\r' | b'\n' | 0] = line {
+        line = rest;
+    }
     let raw = String::from_utf8_lossy(line).into_owned();
     let mut event = base_event(raw.clone(), Format::Unparsed, ctx);
     event.message = raw.clone();
@@ -163,6 +167,9 @@ fn parse_syslog(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
         Ok(h) => h,
         // Not syslog: a web access line, or another well-known format of its own (raw auditd
         // records, web server error logs, application logs that start with a timestamp).
+        // A line that starts like a syslog PRI but is not valid syslog is not some other log
+        // format: it is a bad header, counted as such.
+        Err(e) if text.starts_with('<') => return Err(e),
         Err(e) => return access_log_event(text, ctx).or_else(|| programs::headerless(text, ctx)).ok_or(e),
     };
     let mut event = base_event(text.to_owned(), header.format, ctx);

@@ -104,7 +104,12 @@ fn pipeline(line: &[u8], ctx: &ParseContext) {
     }
     let unparsed = vigil_parsers::unparsed(line, ctx);
     assert_eq!(unparsed.format, Format::Unparsed);
-    assert_eq!(unparsed.message, String::from_utf8_lossy(line));
+    // The whole line, without its line end (`\r`, `\n`, NUL).
+    let mut trimmed = line;
+    while let [rest @ .., b'\r' | b'\n' | 0] = trimmed {
+        trimmed = rest;
+    }
+    assert_eq!(unparsed.message, String::from_utf8_lossy(trimmed));
 }
 
 fn check_event(event: &Event, ctx: &ParseContext) {
