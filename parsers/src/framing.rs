@@ -123,6 +123,11 @@ impl FrameDecoder {
     /// Ends the stream: a final unterminated line is a frame; a partial octet-counted frame is
     /// an error.
     pub fn finish(&mut self, out: &mut Vec<Frame>) {
+        if self.framing.is_none() {
+            // The stream ended before its framing showed (only digits and whitespace): lines.
+            self.framing = Some(Framing::NewLine);
+            self.feed(&[], out);
+        }
         let rest = std::mem::take(&mut self.buf);
         if self.skip_line || self.skip > 0 {
             return;
