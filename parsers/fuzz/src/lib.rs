@@ -20,7 +20,10 @@ use vigil_parsers::syslog::{self, Header};
 use vigil_parsers::{Event, Fields, Format, InputFormat, LogSource, Origin, ParseContext, cef, json, kv, leef};
 
 /// The fuzz targets, by name: the directory names under `corpus/` and `regressions/`.
-pub const TARGETS: [(&str, fn(&[u8])); 8] = [
+/// A fuzz target's entry point.
+pub type Target = fn(&[u8]);
+
+pub const TARGETS: [(&str, Target); 8] = [
     ("framing", framing),
     ("rfc3164", rfc3164),
     ("rfc5424", rfc5424),
