@@ -4,7 +4,7 @@
 //!
 //! | shape | recognised by | Sigma fields from |
 //! |---|---|---|
-//! | evtx_dump | `Event.System` | `System.*` as `EventID`, `Channel`, `Computer`, `Provider_Name`, `Provider_Guid`, `EventRecordID`, `Security_UserID`, ...; `EventData`/`UserData` entries under their own names |
+//! | evtx_dump | `Event.System` | `System.*` as `EventID`, `Channel`, `Computer`, `Provider_Name`, `Provider_Guid`, `EventRecordID`, `Security_UserID`, ...; `EventData` entries and the children of `UserData`'s element under their own names (names with spaces, like Defender's `Threat Name`, also without them: `ThreatName`) |
 //! | winlogbeat (ECS) | a `winlog` object | `winlog.event_id` (or `event.code`) as `EventID`, `winlog.channel` as `Channel`, `winlog.provider_name` as `Provider_Name`, `winlog.provider_guid` as `Provider_Guid`, `winlog.computer_name` (or `host.name`) as `Computer`, `winlog.record_id` as `EventRecordID`, `winlog.user.identifier` as `Security_UserID`; `winlog.event_data.*` and `winlog.user_data.*` under their own names (`Image`, `CommandLine`, ...); every other key flattened with dots (`@timestamp`, `event.code`, `host.name`, `message`, `winlog.task`, ...) |
 //! | NXLog (and the OTRF datasets) | top-level `EventID` with `Channel` or `SourceName` | `EventID`, `Channel` as they are, `SourceName` as `Provider_Name`, `ProviderGuid` as `Provider_Guid`, `Hostname` as `Computer`, `UserID` as `Security_UserID`, `RecordNumber` as `EventRecordID`; the EventData keys are already top-level |
 //! | flat | any other object | every key, nested objects flattened with dots, arrays of scalars joined by `, ` |
@@ -273,6 +273,17 @@ fn windows(fields: &mut Fields) -> Option<LogSource> {
     if let Some(id) = event_id {
         fields.insert("EventID".into(), Value::Int(id));
     }
+    // Some providers (Windows Defender) name their data with spaces (`Threat Name`); Sigma's
+    // rules name them without (`ThreatName`): add that name too.
+    let spaced: Vec<(String, Value)> = fields
+        .iter()
+        .filter(|(k, _)| k.contains(' '))
+        .map(|(k, v)| (k.replace(' ', ""), v.clone()))
+        .filter(|(k, _)| !fields.contains_key(k.as_str()))
+        .collect();
+    for (k, v) in spaced {
+        fields.insert(k.into(), v);
+    }
     let channel = match text(fields, "Channel") {
         Some(c) => c,
         // No channel: Sysmon's provider still says where the event is from.
@@ -350,13 +361,27 @@ fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
             }
         }
     }
-    for data in ["EventData", "UserData"] {
-        if let Some(Json::Object(map)) = event.get(data) {
-            for (k, v) in map {
-                if k == "#attributes" {
-                    continue;
-                }
+    if let Some(Json::Object(map)) = event.get("EventData") {
+        for (k, v) in map {
+            if k != "#attributes" {
                 flatten(k, v, &mut fields);
+            }
+        }
+    }
+    // UserData holds one element named by the provider (`Operation_ClientFailure`,
+    // `LogFileCleared`, ...) whose children are the event's fields, as Sigma names them.
+    if let Some(Json::Object(map)) = event.get("UserData") {
+        for (k, v) in map {
+            match v {
+                _ if k == "#attributes" => {}
+                Json::Object(inner) => {
+                    for (ik, iv) in inner {
+                        if ik != "#attributes" {
+                            flatten(ik, iv, &mut fields);
+                        }
+                    }
+                }
+                v => flatten(k, v, &mut fields),
             }
         }
     }
