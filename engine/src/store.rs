@@ -23,6 +23,10 @@ use crate::alert::Alert;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
+    #[error(
+        "the alert index at {path} is in use by another process (is another `vigil serve` running on this data dir?)"
+    )]
+    Locked { path: String },
     #[error("cannot open the alert index at {path}: {source}")]
     Open { path: String, source: tantivy::TantivyError },
     #[error("cannot create {path}: {source}")]
@@ -111,7 +115,10 @@ impl AlertStore {
         let directory =
             tantivy::directory::MmapDirectory::open(dir).map_err(|e| open(tantivy::TantivyError::from(e)))?;
         let index = Index::open_or_create(directory, schema).map_err(open)?;
-        let writer = index.writer_with_num_threads(1, writer_memory_bytes.max(15_000_000)).map_err(open)?;
+        let writer = index.writer_with_num_threads(1, writer_memory_bytes.max(15_000_000)).map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(..) => StoreError::Locked { path: dir.display().to_string() },
+            e => open(e),
+        })?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(open)?;
         Ok(AlertStore { index, reader, writer: Mutex::new(writer), fields })
     }

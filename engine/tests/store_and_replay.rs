@@ -106,3 +106,12 @@ fn store_searches_newest_first_with_ranges_and_replaces_by_id() {
     let store = AlertStore::open(dir.path(), 20_000_000).expect("reopen");
     assert_eq!(store.search(&AlertQuery { limit: 1, ..Default::default() }).map(|r| r.total).ok(), Some(3));
 }
+
+#[test]
+fn a_second_store_on_the_same_index_is_refused_clearly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _first = AlertStore::open(dir.path(), 20_000_000).expect("open store");
+    let second = AlertStore::open(dir.path(), 20_000_000);
+    assert!(matches!(second, Err(StoreError::Locked { .. })), "{second:?}");
+    assert!(second.is_err_and(|e| e.to_string().contains("another `vigil serve`")));
+}
