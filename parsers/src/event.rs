@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// A field value. Syslog fields are text; JSON payloads keep their numbers and booleans so that
@@ -17,7 +18,9 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    /// Text. Up to 24 bytes are kept inline, without a heap allocation: most field values
+    /// (addresses, ports, users, programs, severities) are that short.
+    Str(CompactString),
 }
 
 impl Value {
@@ -49,13 +52,13 @@ impl Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::Str(s.to_owned())
+        Value::Str(CompactString::from(s))
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
-        Value::Str(s)
+        Value::Str(CompactString::from(s))
     }
 }
 

@@ -52,7 +52,7 @@ fn scalar(v: &Json) -> Option<Value> {
             Some(i) => Value::Int(i),
             None => Value::Float(n.as_f64()?),
         },
-        Json::String(s) => Value::Str(s.clone()),
+        Json::String(s) => Value::from(s.as_str()),
         Json::Array(_) | Json::Object(_) => return None,
     })
 }
@@ -68,7 +68,7 @@ fn flatten(prefix: &str, v: &Json, out: &mut Fields) {
         }
         Json::Array(items) => {
             let text: Vec<String> = items.iter().filter_map(scalar).map(|s| s.as_text().into_owned()).collect();
-            out.insert(prefix.to_owned().into(), Value::Str(text.join(", ")));
+            out.insert(prefix.to_owned().into(), Value::from(text.join(", ")));
         }
         other => {
             if let Some(s) = scalar(other) {

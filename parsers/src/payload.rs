@@ -305,7 +305,7 @@ fn fortigate_time(p: &kv::Pairs<'_>, tz: Tz) -> Option<DateTime<Utc>> {
 fn apply_fortigate(p: &kv::Pairs<'_>, event: &mut Event, ctx: &ParseContext) {
     for (key, value) in &p.pairs {
         let name = if cef::RESERVED.contains(key) { format!("fortigate.{key}") } else { (*key).to_owned() };
-        event.fields.insert(name.into(), Value::Str(value.as_ref().to_owned()));
+        event.fields.insert(name.into(), Value::from(value.as_ref()));
         if let Some(alias) = kv::fortigate_alias(key) {
             event.set(alias, value.as_ref());
         }

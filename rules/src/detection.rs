@@ -560,7 +560,7 @@ mod tests {
     }
 
     fn s(v: &str) -> Value {
-        Value::Str(v.to_owned())
+        Value::from(v)
     }
 
     #[test]
