@@ -19,10 +19,10 @@ use vigil_parsers::framing::{self, Frame, FrameDecoder, FrameError, Framing};
 use vigil_parsers::syslog::{self, Header};
 use vigil_parsers::{Event, Fields, Format, InputFormat, LogSource, Origin, ParseContext, cef, json, kv, leef};
 
-/// The fuzz targets, by name: the directory names under `corpus/` and `regressions/`.
 /// A fuzz target's entry point.
 pub type Target = fn(&[u8]);
 
+/// The fuzz targets, by name: the directory names under `corpus/` and `regressions/`.
 pub const TARGETS: [(&str, Target); 8] = [
     ("framing", framing),
     ("rfc3164", rfc3164),
