@@ -102,9 +102,15 @@ impl FrameDecoder {
             if self.framing.is_none() {
                 self.framing = detect(&self.buf[pos..]);
                 if self.framing.is_none() && self.buf[pos..].iter().all(u8::is_ascii_whitespace) {
-                    // Whitespace before the first frame tells nothing: drop it rather than
-                    // buffer it without bound.
-                    pos = self.buf.len();
+                    // Whitespace before the first frame tells nothing. Whole lines of it are
+                    // empty frames: drop them. What follows the last line feed may begin the
+                    // first frame, so keep it, unless it outgrows a frame: then it is lines.
+                    if let Some(nl) = self.buf[pos..].iter().rposition(|&b| b == b'\n') {
+                        pos += nl + 1;
+                    }
+                    if self.buf.len() - pos > self.max {
+                        self.framing = Some(Framing::NewLine);
+                    }
                 }
             }
             let step = match self.framing {
