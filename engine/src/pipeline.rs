@@ -58,11 +58,7 @@ impl Detector {
         }
         // A trailing NUL is a line end (Python's SysLogHandler sends one over UDP), not a NUL
         // inside the message.
-        let mut body = input.bytes.as_slice();
-        while let [rest @ .., b'\r' | b'\n' | 0] = body {
-            body = rest;
-        }
-        if body.contains(&0) {
+        if vigil_parsers::framing::trim_line(&input.bytes).contains(&0) {
             stats.error("nul_byte");
         }
         let format = input.sender.as_ref().and_then(|s| s.format).unwrap_or(self.format);

@@ -68,6 +68,11 @@ fn for_each_chunk(
     Ok(())
 }
 
+fn write_json_line(out: &mut dyn Write, value: &impl Serialize) -> Result<(), ReplayError> {
+    serde_json::to_writer(&mut *out, value).map_err(|e| ReplayError::Write(e.into()))?;
+    out.write_all(b"\n").map_err(ReplayError::Write)
+}
+
 /// Replays the inputs and writes one alert per line, as JSON, to `out`, in input order.
 /// `sender` attributes every line to a configured source. Returns the number of alerts.
 pub fn replay(
@@ -80,8 +85,7 @@ pub fn replay(
     let mut total = 0;
     for_each_chunk(inputs, sender, stats, |chunk| {
         for alert in detector.detect_batch(chunk, stats) {
-            serde_json::to_writer(&mut *out, &alert).map_err(|e| ReplayError::Write(e.into()))?;
-            out.write_all(b"\n").map_err(ReplayError::Write)?;
+            write_json_line(out, &alert)?;
             total += 1;
         }
         Ok(())
@@ -138,8 +142,7 @@ pub fn parse(
                 fields: &event.fields,
                 raw: &event.raw,
             };
-            serde_json::to_writer(&mut *out, &line).map_err(|e| ReplayError::Write(e.into()))?;
-            out.write_all(b"\n").map_err(ReplayError::Write)?;
+            write_json_line(out, &line)?;
             total += 1;
         }
         Ok(())

@@ -263,7 +263,8 @@ fn parse_count(rest: &[u8]) -> CountResult {
     }
 }
 
-fn trim_line(line: &[u8]) -> &[u8] {
+/// A message without its line end: trailing CR, LF and NUL bytes.
+pub fn trim_line(line: &[u8]) -> &[u8] {
     let mut line = line;
     while let [rest @ .., b'\r' | b'\n' | 0] = line {
         line = rest;

@@ -135,11 +135,7 @@ pub fn parse(line: &[u8], ctx: &ParseContext, format: InputFormat) -> Result<Eve
 /// The event for a line no grammar recognised: the whole line is the message, the event time is
 /// the receive time. Keyword rules still see it.
 pub fn unparsed(line: &[u8], ctx: &ParseContext) -> Event {
-    let mut line = line;
-    while let [rest @ .., b'\r' | b'\n' | 0] = line {
-        line = rest;
-    }
-    let raw = String::from_utf8_lossy(line).into_owned();
+    let raw = String::from_utf8_lossy(framing::trim_line(line)).into_owned();
     let mut event = base_event(raw.clone(), Format::Unparsed, ctx);
     event.message = raw.clone();
     event.set("message", raw);

@@ -108,11 +108,7 @@ fn pipeline(line: &[u8], ctx: &ParseContext) {
     let unparsed = vigil_parsers::unparsed(line, ctx);
     assert_eq!(unparsed.format, Format::Unparsed);
     // The whole line, without its line end (`\r`, `\n`, NUL).
-    let mut trimmed = line;
-    while let [rest @ .., b'\r' | b'\n' | 0] = trimmed {
-        trimmed = rest;
-    }
-    assert_eq!(unparsed.message, String::from_utf8_lossy(trimmed));
+    assert_eq!(unparsed.message, String::from_utf8_lossy(framing::trim_line(line)));
 }
 
 fn check_event(event: &Event, ctx: &ParseContext) {
