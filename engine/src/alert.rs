@@ -53,7 +53,8 @@ pub struct Alert {
 }
 
 impl Alert {
-    pub fn new(rule: &RuleMeta, event: &Event, mut source: AlertSource) -> Alert {
+    pub fn new(rule: &RuleMeta, event: &Event, source: &AlertSource) -> Alert {
+        let mut source = source.clone();
         source.name = event.origin.as_ref().map(|o| o.source.clone());
         Alert {
             id: alert_id(&rule.id, event),

@@ -20,7 +20,8 @@ pub struct Input {
     /// The sender's source when its certificate or address identified it; otherwise it is
     /// resolved from the message's hostname, or is the default for unknown senders.
     pub sender: Option<Arc<Source>>,
-    pub source: AlertSource,
+    /// Shared by every message of a connection.
+    pub source: Arc<AlertSource>,
 }
 
 /// Parses messages and matches them against an immutable rule set.
@@ -53,16 +54,20 @@ impl Detector {
         let mut ctx =
             ParseContext { received: input.received, tz, origin: input.sender.as_ref().map(|s| s.origin.clone()) };
         // Kept, but counted: bytes that are not UTF-8 (replaced by U+FFFD) and NUL bytes.
-        if std::str::from_utf8(&input.bytes).is_err() {
-            stats.error("invalid_utf8");
-        }
+        let text = match std::str::from_utf8(&input.bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => {
+                stats.error("invalid_utf8");
+                String::from_utf8_lossy(&input.bytes)
+            }
+        };
         // A trailing NUL is a line end (Python's SysLogHandler sends one over UDP), not a NUL
         // inside the message.
         if vigil_parsers::framing::trim_line(&input.bytes).contains(&0) {
             stats.error("nul_byte");
         }
         let format = input.sender.as_ref().and_then(|s| s.format).unwrap_or(self.format);
-        let mut event = match vigil_parsers::parse(&input.bytes, &ctx, format) {
+        let mut event = match vigil_parsers::parse_text(&text, &ctx, format) {
             Ok(e) => e,
             Err(vigil_parsers::ParseError::Empty) => {
                 stats.error("empty");
@@ -83,7 +88,7 @@ impl Detector {
                     ctx.origin = Some(source.origin.clone());
                     if source.tz != tz {
                         ctx.tz = source.tz;
-                        if let Ok(e) = vigil_parsers::parse(&input.bytes, &ctx, source.format.unwrap_or(format)) {
+                        if let Ok(e) = vigil_parsers::parse_text(&text, &ctx, source.format.unwrap_or(format)) {
                             event = e;
                         }
                     }
@@ -114,7 +119,7 @@ impl Detector {
         Some(
             hits.iter()
                 .filter_map(|&i| self.rules.rule(i))
-                .map(|rule| Alert::new(rule, &event, input.source.clone()))
+                .map(|rule| Alert::new(rule, &event, &input.source))
                 .collect(),
         )
     }

@@ -53,7 +53,8 @@ fn for_each_chunk(
                     bytes.pop();
                 }
                 Stats::add(&stats.received, 1);
-                let source = AlertSource { file: Some(name.clone()), line: Some(line_no), ..AlertSource::default() };
+                let source =
+                    Arc::new(AlertSource { file: Some(name.clone()), line: Some(line_no), ..AlertSource::default() });
                 chunk.push(Input { bytes, received, sender: sender.clone(), source });
             }
             if chunk.len() == CHUNK || (n == 0 && !chunk.is_empty()) {

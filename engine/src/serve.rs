@@ -182,8 +182,12 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-fn network_source(transport: &str, peer: SocketAddr) -> AlertSource {
-    AlertSource { transport: Some(transport.to_owned()), peer: Some(peer.to_string()), ..AlertSource::default() }
+fn network_source(transport: &str, peer: SocketAddr) -> Arc<AlertSource> {
+    Arc::new(AlertSource {
+        transport: Some(transport.to_owned()),
+        peer: Some(peer.to_string()),
+        ..AlertSource::default()
+    })
 }
 
 /// Reads the kernel's drop counter for the UDP socket from `/proc/net/udp{,6}` every second.
@@ -377,7 +381,12 @@ async fn read_frames<S: AsyncRead + Unpin>(
 }
 
 /// Sends decoded frames on, as one batch; false when the pipeline has shut down.
-async fn forward(frames: &mut Vec<Frame>, sender: &Option<Arc<Source>>, source: &AlertSource, shared: &Shared) -> bool {
+async fn forward(
+    frames: &mut Vec<Frame>,
+    sender: &Option<Arc<Source>>,
+    source: &Arc<AlertSource>,
+    shared: &Shared,
+) -> bool {
     let stats = &shared.stats;
     let received = Utc::now();
     let mut batch = Vec::with_capacity(frames.len());

@@ -148,9 +148,13 @@ impl AlertStore {
                 doc.add_text(f.tags, tag);
             }
             doc.add_text(f.text, &alert.raw);
-            for (name, value) in &alert.fields {
-                if name != "message" || !alert.raw.contains(&*value.as_text()) {
-                    doc.add_text(f.text, value.as_text());
+            // A value that is part of the raw line adds no term the raw line has not; most are.
+            // Values that differ from the raw text (JSON strings with escapes, decoded values)
+            // are indexed too.
+            for value in alert.fields.values() {
+                let value = value.as_text();
+                if !alert.raw.contains(&*value) {
+                    doc.add_text(f.text, value);
                 }
             }
             doc.add_text(f.doc, &json);

@@ -78,23 +78,24 @@ pub type Fields = BTreeMap<FieldName, Value>;
 
 /// The Sigma logsource an event belongs to. Rules are only evaluated on events of their
 /// logsource: a rule that names a product, category or service never matches an event whose
-/// logsource lacks it or says otherwise.
+/// logsource lacks it or says otherwise. The names are short: they are kept inline, without a
+/// heap allocation per event.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogSource {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
+    pub product: Option<CompactString>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
+    pub category: Option<CompactString>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
+    pub service: Option<CompactString>,
 }
 
 impl LogSource {
     pub fn new(product: Option<&str>, category: Option<&str>, service: Option<&str>) -> Self {
         LogSource {
-            product: product.map(str::to_owned),
-            category: category.map(str::to_owned),
-            service: service.map(str::to_owned),
+            product: product.map(CompactString::from),
+            category: category.map(CompactString::from),
+            service: service.map(CompactString::from),
         }
     }
 }
@@ -153,7 +154,6 @@ pub struct Event {
     /// When vigil received the line.
     pub received: DateTime<Utc>,
     pub host: Option<String>,
-    pub message: String,
     pub structured_data: Vec<SdElement>,
     pub fields: Fields,
     pub logsource: LogSource,
@@ -169,6 +169,12 @@ impl Event {
     /// A field by name, as Sigma rules name it.
     pub fn field(&self, name: &str) -> Option<&Value> {
         self.fields.get(name)
+    }
+
+    /// The event's message: the syslog message, or a JSON event's `message`/`Message`; empty
+    /// when it has none. Kept once, as the `message` field.
+    pub fn message(&self) -> Cow<'_, str> {
+        self.fields.get("message").or_else(|| self.fields.get("Message")).map_or(Cow::Borrowed(""), Value::as_text)
     }
 
     pub(crate) fn set(&mut self, name: impl Into<FieldName>, value: impl Into<Value>) {

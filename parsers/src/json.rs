@@ -240,7 +240,7 @@ pub fn windows_logsource(channel: &str, event_id: Option<i64>, event_type: Optio
     let category = windows_category(service, event_id, event_type);
     let mut ls = LogSource::new(Some("windows"), category, service);
     if ls.service.is_none() && !channel.is_empty() {
-        ls.service = Some(channel.to_ascii_lowercase());
+        ls.service = Some(channel.to_ascii_lowercase().into());
     }
     ls
 }

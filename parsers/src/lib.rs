@@ -104,7 +104,6 @@ fn base_event(raw: String, format: Format, ctx: &ParseContext) -> Event {
         time: ctx.received,
         received: ctx.received,
         host: None,
-        message: String::new(),
         structured_data: Vec::new(),
         fields: Fields::new(),
         logsource: LogSource::default(),
@@ -115,8 +114,13 @@ fn base_event(raw: String, format: Format, ctx: &ParseContext) -> Event {
 }
 
 /// Parses one line (a frame, without its framing) into an event.
+/// Bytes that are not UTF-8 are replaced by U+FFFD.
 pub fn parse(line: &[u8], ctx: &ParseContext, format: InputFormat) -> Result<Event, ParseError> {
-    let text = String::from_utf8_lossy(line);
+    parse_text(&String::from_utf8_lossy(line), ctx, format)
+}
+
+/// [`parse`] for a line already decoded (the engine decodes once, to count invalid UTF-8).
+pub fn parse_text(text: &str, ctx: &ParseContext, format: InputFormat) -> Result<Event, ParseError> {
     let trimmed = text.trim_end_matches(['\r', '\n', '\0']);
     if trimmed.trim().is_empty() {
         return Err(ParseError::Empty);
@@ -137,7 +141,6 @@ pub fn parse(line: &[u8], ctx: &ParseContext, format: InputFormat) -> Result<Eve
 pub fn unparsed(line: &[u8], ctx: &ParseContext) -> Event {
     let raw = String::from_utf8_lossy(framing::trim_line(line)).into_owned();
     let mut event = base_event(raw.clone(), Format::Unparsed, ctx);
-    event.message = raw.clone();
     event.set("message", raw);
     event
 }
@@ -152,9 +155,6 @@ fn parse_json(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
     event.host = parsed.host;
     event.fields = parsed.fields;
     event.logsource = parsed.logsource;
-    if let Some(msg) = event.fields.get("message").or_else(|| event.fields.get("Message")) {
-        event.message = msg.as_text().into_owned();
-    }
     Ok(event)
 }
 
@@ -185,7 +185,6 @@ fn access_log_event(text: &str, ctx: &ParseContext) -> Option<Event> {
     let (time, fields) = programs::access_log(text)?;
     let mut event = base_event(text.to_owned(), Format::AccessLog, ctx);
     event.time = time;
-    event.message = text.to_owned();
     event.logsource = LogSource::new(None, Some("webserver"), None);
     event.set("message", text);
     for (k, v) in fields {
@@ -276,6 +275,6 @@ mod tests {
         }
         assert_eq!(parse(b"{\"a\":", &ctx(), InputFormat::Auto).map_err(|e| e.reason()), Err("bad_json"));
         let e = unparsed(b"free text", &ctx());
-        assert_eq!(e.message, "free text");
+        assert_eq!(e.message(), "free text");
     }
 }

@@ -50,7 +50,6 @@ pub(crate) fn line(text: &str, ctx: &ParseContext) -> Option<Result<Event, Parse
         event.set("facility", facility);
         event.set("severity", severity);
     }
-    event.message = body.to_owned();
     event.set("message", body);
     match format {
         Format::Cef => match headless.map_or_else(|| cef::parse(body), Ok) {
@@ -169,8 +168,7 @@ fn untag(event: &mut Event, prefix: &str) {
     event.fields.remove("app");
     if let Some(at) = event.raw.find(prefix) {
         let message = event.raw[at..].to_owned();
-        event.set("message", message.as_str());
-        event.message = message;
+        event.set("message", message);
     }
 }
 

@@ -134,7 +134,6 @@ pub fn apply_header(header: &Header<'_>, event: &mut Event, ctx: &ParseContext) 
     if let Some(n) = header.repeat_count {
         event.set("repeat_count", n.to_string());
     }
-    event.message = header.message.to_owned();
     event.set("message", header.message);
     event.logsource = match header.cisco {
         Some(c) => {
@@ -1133,7 +1132,7 @@ mod tests {
             fields(&e, &["cisco.facility", "cisco.severity", "cisco.mnemonic", "host"]),
             ["ASA", "6", "302013", "asa01"]
         );
-        assert_eq!(e.message, "%ASA-6-302013: Built inbound TCP connection 1");
+        assert_eq!(e.message(), "%ASA-6-302013: Built inbound TCP connection 1");
         let e = ev(
             "<189>12: *Mar  1 00:00:00.123 UTC: %PARSER-5-CFGLOG_LOGGEDCMD: User:admin logged command:clear logging",
         );
@@ -1154,6 +1153,6 @@ mod tests {
             ["10.0.0.1", "a\"b", "2", "failed_password", "ID1", "7"]
         );
         assert_eq!(e.structured_data.len(), 1);
-        assert_eq!(e.message, "Failed password for root from 1.2.3.4 port 22 ssh2");
+        assert_eq!(e.message(), "Failed password for root from 1.2.3.4 port 22 ssh2");
     }
 }

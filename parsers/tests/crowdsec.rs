@@ -118,7 +118,7 @@ fn cef_fixtures_yield_cef_fields() {
             assert_eq!(e.logsource.product.as_deref(), Some("unifi"), "{at}");
             assert!(e.field("app").is_none(), "{at}: the CEF tag is not a program");
             if line.contains("CEF:") {
-                assert!(e.message.starts_with("CEF:"), "{at}: {}", e.message);
+                assert!(e.message().starts_with("CEF:"), "{at}: {}", e.message());
             }
             if !line.contains(' ') || line.starts_with("CEF:") || line.starts_with("0|") {
                 assert_eq!(e.format, Format::Cef, "{at}");

@@ -141,7 +141,7 @@ fn structured(dir: &Path, dataset: &str) -> Vec<Row> {
 /// What LogHub's Content is for a line: the message, or rsyslog's whole repeat notice when
 /// vigil unwrapped one (`message repeated 2 times: [ MSG]` -> MSG, `repeat_count` 2).
 fn content_agrees(e: &Event, want: &str) -> bool {
-    let got = e.message.trim();
+    let got = e.message().trim().to_owned();
     let want = want.trim();
     got == want
         || e.field("repeat_count").is_some_and(|n| want == format!("message repeated {n} times: [ {got}]").trim())
@@ -208,7 +208,7 @@ fn linux_agrees_with_loghub() {
             ("pid", field(e, "pid"), row["PID"].clone()),
         ]);
         if !content_agrees(e, &row["Content"]) {
-            d.push(format!("content: {:?} != {:?}", e.message, row["Content"]));
+            d.push(format!("content: {:?} != {:?}", e.message(), row["Content"]));
         }
         d
     }));
@@ -230,7 +230,7 @@ fn openssh_agrees_with_loghub() {
             ("pid", field(e, "pid"), row["Pid"].clone()),
         ]);
         if !content_agrees(e, &row["Content"]) {
-            d.push(format!("content: {:?} != {:?}", e.message, row["Content"]));
+            d.push(format!("content: {:?} != {:?}", e.message(), row["Content"]));
         }
         d
     }));
@@ -246,7 +246,7 @@ fn apache_agrees_with_loghub() {
             ("logsource", format!("{:?}", e.logsource.service), "Some(\"apache\")".to_owned()),
         ]);
         if !content_agrees(e, &row["Content"]) {
-            d.push(format!("content: {:?} != {:?}", e.message, row["Content"]));
+            d.push(format!("content: {:?} != {:?}", e.message(), row["Content"]));
         }
         d
     }));

@@ -76,7 +76,7 @@ fn check(e: &Event, raw: &serde_json::Value, at: &str) -> Option<String> {
         let known = matches!(want_id, Some(1..=29));
         assert!(!known || category.is_some(), "{at}: Sysmon event {want_id:?} without a category");
     }
-    category
+    category.map(String::from)
 }
 
 #[test]
@@ -107,7 +107,7 @@ fn otrf_windows_events_yield_sigma_field_names() {
             assert_ne!(e.time, ctx.received, "{at}: no event time");
             let category = check(&e, &raw, &at);
             *categories.entry(category.unwrap_or_else(|| "-".into())).or_default() += 1;
-            *services.entry(e.logsource.service.clone().unwrap_or_default()).or_default() += 1;
+            *services.entry(e.logsource.service.as_deref().unwrap_or_default().to_owned()).or_default() += 1;
             events += 1;
 
             // The same event forwarded as the message of a syslog line (NXLog's to_syslog_bsd

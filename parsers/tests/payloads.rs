@@ -46,7 +46,7 @@ fn cef_whole_line() {
     assert_eq!(e.logsource, LogSource::new(Some("fortigate"), Some("firewall"), None));
     assert_eq!(e.host.as_deref(), Some("FGT-HN"));
     assert_eq!(e.time.to_rfc3339(), "2026-11-23T03:00:01+00:00");
-    assert_eq!(e.message, CEF);
+    assert_eq!(e.message(), CEF);
     // The same line with a PRI, and read as `--format syslog`.
     let e = ok(&format!("<134>{CEF}"));
     assert_eq!((e.format, f(&e, "severity"), f(&e, "cef.severity")), (Format::Cef, "info".into(), "5".into()));
@@ -70,7 +70,7 @@ fn cef_in_syslog() {
     );
     assert_eq!((f(&e, "cef.name"), f(&e, "src_ip")), ("worm successfully stopped".into(), "10.0.0.1".into()));
     assert_eq!(e.field("app"), None);
-    assert!(e.message.starts_with("CEF:0|Security"), "{}", e.message);
+    assert!(e.message().starts_with("CEF:0|Security"), "{}", e.message());
     assert_eq!(e.logsource, LogSource::default());
     let e = ok("<134>1 2026-11-23T10:00:01+07:00 fw01 - - - - CEF:0|V|P|1|2|n|3|a=b c d=e");
     assert_eq!((e.format, f(&e, "a"), f(&e, "d")), (Format::Rfc5424, "b c".into(), "e".into()));

@@ -240,7 +240,7 @@ const CASES: &[Case] = &[
 
 fn text(e: &Event, name: &str) -> Option<String> {
     if name == "message" {
-        return Some(e.message.clone());
+        return Some(e.message().into_owned());
     }
     e.field(name).map(|v| v.as_text().into_owned())
 }

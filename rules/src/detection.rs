@@ -544,7 +544,6 @@ mod tests {
             time: chrono::DateTime::default(),
             received: chrono::DateTime::default(),
             host: None,
-            message: String::new(),
             structured_data: Vec::new(),
             fields: f,
             logsource: LogSource::default(),

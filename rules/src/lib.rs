@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use vigil_parsers::{Event, LogSource};
 
@@ -132,7 +133,7 @@ struct Rule {
 
 impl Rule {
     fn applies_to(&self, ls: &LogSource) -> bool {
-        fn ok(rule: &Option<String>, event: &Option<String>) -> bool {
+        fn ok(rule: &Option<CompactString>, event: &Option<CompactString>) -> bool {
             match (rule, event) {
                 (None, _) => true,
                 (Some(r), Some(e)) => r.eq_ignore_ascii_case(e),
@@ -321,7 +322,7 @@ impl RuleSet {
                     }
                     _ => None,
                 };
-                let lower = |s: Option<String>| s.map(|s| s.to_ascii_lowercase());
+                let lower = |s: Option<String>| s.map(|s| CompactString::from(s.to_ascii_lowercase()));
                 let logsource = raw
                     .logsource
                     .map(|l| LogSource {

@@ -13,6 +13,12 @@ use vigil_parsers::InputFormat;
 use vigil_rules::{Diagnostic, RuleSet, Severity};
 use vigil_ui_api::token::{TokenOrigin, admin_token};
 
+/// mimalloc rather than glibc's malloc: events are built on the matching threads from buffers
+/// filled on the I/O threads, and glibc's per-thread arenas spend that time growing, trimming
+/// and faulting in their heaps (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "vigil",

@@ -86,7 +86,6 @@ fn empty_event(raw: &str, format: Format) -> Event {
         time: received,
         received,
         host: None,
-        message: String::new(),
         structured_data: Vec::new(),
         fields: Fields::new(),
         logsource: LogSource::default(),
@@ -108,7 +107,7 @@ fn pipeline(line: &[u8], ctx: &ParseContext) {
     let unparsed = vigil_parsers::unparsed(line, ctx);
     assert_eq!(unparsed.format, Format::Unparsed);
     // The whole line, without its line end (`\r`, `\n`, NUL).
-    assert_eq!(unparsed.message, String::from_utf8_lossy(framing::trim_line(line)));
+    assert_eq!(unparsed.message(), String::from_utf8_lossy(framing::trim_line(line)));
 }
 
 fn check_event(event: &Event, ctx: &ParseContext) {

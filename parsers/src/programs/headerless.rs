@@ -89,7 +89,6 @@ pub fn headerless(text: &str, ctx: &ParseContext) -> Option<Event> {
         }
         message = app.message;
     }
-    event.message = message.to_owned();
     event.set("message", message);
     Some(event)
 }
@@ -387,7 +386,7 @@ mod tests {
     }
 
     fn summary(e: &Event) -> (String, String, String, String) {
-        (f(e, "log_format"), e.time.to_rfc3339(), f(e, "level"), e.message.clone())
+        (f(e, "log_format"), e.time.to_rfc3339(), f(e, "level"), e.message().into_owned())
     }
 
     #[test]
