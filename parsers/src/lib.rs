@@ -172,7 +172,10 @@ fn parse_syslog(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
     programs::apply_header(&header, &mut event, ctx);
 
     let body = header.message.trim_start();
-    if payload::apply(header.app, body, &mut event, ctx) {
+    if header.cisco.is_some() {
+        // Cisco's `%FAC-SEV-MNEMONIC: text` has a grammar per message id, not a payload.
+        programs::extract(&header, &mut event);
+    } else if payload::apply(header.app, body, &mut event, ctx) {
         // JSON, CEF, LEEF, filterlog, FortiGate or MikroTik: the payload parsers set the fields.
     } else {
         // auditd, netfilter, web access and error lines, and the programs' own messages.

@@ -34,7 +34,7 @@
 //! | web access lines (common, combined, vhost_combined), alone or carried in syslog | `category: webserver`, and `product: nginx` or `product: apache` when the syslog program says which |
 //! | Apache `error.log` lines (2.2 and 2.4), alone or from `apache2`/`httpd` in syslog | `service: apache` (`product: modsecurity` too for ModSecurity's) |
 //! | nginx `error.log` lines | `service: nginx` |
-//! | Cisco `%FAC-SEV-MNEMONIC:` messages | `product: cisco`, `service: syslog` (`aaa` for `%PARSER-5-CFGLOG_LOGGEDCMD`, `bgp` for `BADAUTH` on port 179, `ldp` for LDP MD5 failures) |
+//! | Cisco `%FAC-SEV-MNEMONIC:` messages | `product: cisco`, `service: syslog` (`aaa` for `%PARSER-5-CFGLOG_LOGGEDCMD`, `bgp` for `BADAUTH` on port 179, `ldp` for LDP MD5 failures); `category: firewall` too for the ASA/FTD connection, deny and access-list messages and IOS `%SEC-6-IPACCESSLOGP` |
 //! | any other syslog program | `product: linux`, `service: syslog` |
 //! | application logs read by [`headerless()`] (HDFS, Hadoop, Spark, Android, ...) | none: only rules without a logsource constraint see them |
 //!
@@ -56,6 +56,7 @@
 //! | cron | `cmd`, or the action in lower case (`replace`, `begin_edit`, `end_edit`, `list`, `delete`, `reload`, `info`, ...) | `user`, `command` (CMD), `target` (others) |
 //! | auditd | — | every `key=value` of the record under its own name, as Sigma's auditd rules use them: `type`, `syscall`, `SYSCALL` (the name, from the x86_64 table, when the record has only the number), `success`, `exit`, `a0`..`aN`, `items`, `ppid`, `pid`, `auid`, `uid`, `gid`, `euid`, `tty`, `ses`, `comm`, `exe`, `key`, `name`, `nametype`, `cwd`, `proctitle`, `unit`, `acct`, `op`, `res`, ...; `audit_id` (`EPOCH.MS:SERIAL`, shared by the records of one event). Quotes are removed; EXECVE arguments and `proctitle` written in hex are decoded; the keys of a `msg='...'` part (USER_AUTH, SERVICE_STOP, ...) are fields too; the uppercase keys of the ENRICHED log format are kept |
 //! | iptables / ufw | — | `src_ip`, `dst_ip`, `src_port`, `dst_port`, `proto`, `action` (`block`, `allow`, `drop`, `reject`, `accept`, `deny`, `audit`, from the log prefix), `blocked` (`true`/`false`), `log_prefix`, `in_interface`, `out_interface`, `mac`, `tcp_flags` |
+//! | Cisco ASA / FTD (by message id: 302013-302016 connections built and torn down, 106001/106006/106007/106010/106014/106015/106023 denies, 106100 access lists, 113004/113005/113015 AAA, 605004/605005 logins, 111008/111010 commands, 611103 logout) and IOS (`%SEC-6-IPACCESSLOGP`, `%SEC_LOGIN-4-LOGIN_FAILED`/`-5-LOGIN_SUCCESS`, `%PARSER-5-CFGLOG_LOGGEDCMD`) | `connection_built`, `connection_teardown`, `deny`, `acl_denied`, `acl_permitted`, `auth_success`, `auth_failure`, `login_permitted`, `login_denied`, `login_success`, `login_failed`, `command`, `logout` | `src_ip`, `src_port`, `dst_ip`, `dst_port`, `src_interface`, `dst_interface`, `proto`, `action` (`accept`/`deny`), `blocked`, `direction`, `connection_id`, `duration`, `bytes`, `reason`, `acl`, `user`, `server`, `service`, `command` |
 //! | web access logs | — | `c-ip`, `cs-username`, `cs-method`, `cs-uri-stem`, `cs-uri-query`, `cs-version`, `sc-status`, `sc-bytes`, `cs-referer`, `cs-user-agent`, `cs-host` (vhost_combined) |
 //! | Apache error log | — | `level`, `module`, `pid`, `tid`, `c-ip` |
 //! | nginx error log | — | `level`, `pid`, `tid`, `c-ip`, `cs-host`, `cs-method`, `cs-uri-stem`, `cs-uri-query` |
@@ -63,6 +64,7 @@
 //! | application logs ([`headerless()`]) | — | `log_format` (which grammar read it), `host` (BGL, Thunderbird, HPC node), `level`, `pid`, `tid`, `component`, `app` (Thunderbird), `alert` (BGL/Thunderbird alert label), `log_file` (the file name before an OpenStack line) |
 
 mod auditd;
+mod cisco;
 mod headerless;
 mod web;
 
@@ -163,6 +165,10 @@ fn cisco_service(facility: &str, mnemonic: &str, text: &str) -> &'static str {
 /// Adds the fields of a syslog message body, by what the body is (an auditd record, a netfilter
 /// log line, a web access or error line) or by its program, and refines the logsource.
 pub fn extract(header: &Header<'_>, event: &mut Event) {
+    if let Some(c) = header.cisco {
+        cisco::extract(c.facility, c.mnemonic, c.text, event);
+        return;
+    }
     let body = header.message.trim_start();
     let app = header.app.unwrap_or_default();
     let lower = app.to_ascii_lowercase();

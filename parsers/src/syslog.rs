@@ -103,6 +103,9 @@ impl<'a> Header<'a> {
 
     /// The message-level variants both grammars share: rsyslog's repeat notice and Cisco tags.
     fn finish(mut self) -> Self {
+        // An empty hostname (IOS's `SEQ: : TIME`) names no host: the sender is attributed by
+        // its address, never by an empty name.
+        self.host = self.host.filter(|h| !h.is_empty());
         if let Some((count, inner)) = repeated(self.message) {
             self.repeat_count = Some(count);
             self.message = inner;
@@ -971,6 +974,9 @@ mod tests {
         let c = h.cisco.unwrap_or_else(|| panic!("no cisco tag"));
         assert_eq!((c.facility, c.severity, c.mnemonic), ("PKT_INFRA-LINK", "3", "UPDOWN"));
         assert_eq!(h.host, Some("router1"));
+        // `logging origin-id` with an empty name: no host, not an empty one.
+        let h = p3164("<187>46: : Nov 23 10:00:00.5: %LINK-3-UPDOWN: Interface Gi0/1, changed state to down");
+        assert_eq!((h.host, h.cisco.map(|c| c.facility)), (None, Some("LINK")));
 
         let h = p3164("<166>%ASA-4-106023: Deny tcp src outside:1.2.3.4/5 dst inside:10.0.0.1/22");
         assert_eq!((h.time, h.cisco.map(|c| c.mnemonic)), (None, Some("106023")));
