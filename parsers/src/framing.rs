@@ -100,17 +100,22 @@ impl FrameDecoder {
         let mut pos = 0;
         loop {
             if self.framing.is_none() {
+                // Whitespace before the first frame tells nothing. Whole lines of it are empty
+                // frames: drop them, whether or not the rest of the stream has arrived (so the
+                // frames do not depend on where reads end). What follows the last line feed
+                // may begin the first frame, so keep it.
+                let rest = &self.buf[pos..];
+                let blank = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+                if let Some(nl) = rest[..blank].iter().rposition(|&b| b == b'\n') {
+                    pos += nl + 1;
+                }
                 self.framing = detect(&self.buf[pos..]);
-                if self.framing.is_none() && self.buf[pos..].iter().all(u8::is_ascii_whitespace) {
-                    // Whitespace before the first frame tells nothing. Whole lines of it are
-                    // empty frames: drop them. What follows the last line feed may begin the
-                    // first frame, so keep it, unless it outgrows a frame: then it is lines.
-                    if let Some(nl) = self.buf[pos..].iter().rposition(|&b| b == b'\n') {
-                        pos += nl + 1;
-                    }
-                    if self.buf.len() - pos > self.max {
-                        self.framing = Some(Framing::NewLine);
-                    }
+                // Only whitespace so far, longer than a frame: it is lines.
+                if self.framing.is_none()
+                    && self.buf.len() - pos > self.max
+                    && self.buf[pos..].iter().all(u8::is_ascii_whitespace)
+                {
+                    self.framing = Some(Framing::NewLine);
                 }
             }
             let step = match self.framing {
