@@ -15,6 +15,7 @@
 //! |---|---|
 //! | `cef.version`, `cef.device_vendor`, `cef.device_product`, `cef.device_version`, `cef.signature_id`, `cef.name`, `cef.severity` | the header |
 //! | every extension key under its own name (`src`, `dst`, `spt`, `dpt`, `act`, `suser`, `request`, `msg`, `cs1`, `cs1Label`, ...) | the extension; a key that is one of vigil's header field names (`app`, `host`, `pid`, `msgid`, `facility`, `severity`, `message`) is kept as `cef.KEY` |
+//! | the label of a custom field (`cs1Label=User-Agent cs1=curl/8` gives `User-Agent` = `curl/8`), for `cs1`..`cs6`, `cn1`..`cn3`, `cfp1`..`cfp4`, `c6a1`..`c6a4`, `flexString1`/`2`, `flexNumber1`/`2`, `flexDate1`, `deviceCustom*` | the extension, unless a field of that name exists already (the label never replaces a field) |
 //! | `src_ip`, `dst_ip`, `src_port`, `dst_port`, `proto`, `action`, `src_user`, `dst_user`, `src_host`, `dst_host`, `c-uri`, `cs-method`, `c-useragent` | Sigma-style aliases of `src`/`sourceAddress`, `dst`/`destinationAddress`, `spt`/`sourcePort`, `dpt`/`destinationPort`, `proto`/`transportProtocol`, `act`/`deviceAction`, `suser`/`sourceUserName`, `duser`/`destinationUserName`, `shost`/`sourceHostName`, `dhost`/`destinationHostName`, `request`/`requestUrl`, `requestMethod`, `requestClientApplication` |
 
 use std::borrow::Cow;
@@ -267,6 +268,33 @@ pub fn apply(cef: &Cef<'_>, event: &mut Event) {
             event.set(name, value.as_ref());
         }
     }
+    // Custom fields under their labels: vendors put what matters most there.
+    for (key, label) in &cef.extension {
+        let label = label.trim();
+        if let Some(base) = key.strip_suffix("Label")
+            && is_custom(base)
+            && !label.is_empty()
+            && !event.fields.contains_key(label)
+            && let Some(value) = cef.get(base)
+        {
+            event.set(label.to_owned(), value);
+        }
+    }
+}
+
+/// Whether an extension key is one of CEF's custom fields, which come with a `...Label` key.
+fn is_custom(key: &str) -> bool {
+    let numbered = |prefix: &str, max: u8| {
+        key.strip_prefix(prefix).is_some_and(|n| n.len() == 1 && (b'1'..=b'0' + max).contains(&n.as_bytes()[0]))
+    };
+    numbered("cs", 6)
+        || numbered("cn", 3)
+        || numbered("cfp", 4)
+        || numbered("c6a", 4)
+        || numbered("flexString", 2)
+        || numbered("flexNumber", 2)
+        || numbered("flexDate", 1)
+        || key.starts_with("deviceCustom")
 }
 
 #[cfg(test)]
@@ -380,5 +408,23 @@ mod tests {
         }
         let c = ok("CEF:0|a|b|c|d|e|f|_=2 a.b-c=3");
         assert_eq!(c.get("a.b-c"), Some("3"));
+    }
+
+    #[test]
+    fn custom_fields_under_their_labels() {
+        let c = ok(
+            "CEF:0|Acme|WAF|1.0|7|Blocked|7|src=10.0.0.1 cs1=curl/8.5 cs1Label=User-Agent cn1=42 cn1Label=Risk Score cs2=x cs2Label=src cs7=y cs7Label=Seven",
+        );
+        let mut event = crate::unparsed(b"x", &crate::ParseContext::new(chrono::DateTime::UNIX_EPOCH));
+        apply(&c, &mut event);
+        let get = |n: &str| event.field(n).map(|v| v.as_text().into_owned());
+        assert_eq!(get("User-Agent").as_deref(), Some("curl/8.5"));
+        assert_eq!(get("Risk Score").as_deref(), Some("42"));
+        assert_eq!(get("cs1").as_deref(), Some("curl/8.5"));
+        // A label never replaces a field; keys that are not custom fields are not relabelled.
+        assert_eq!(get("src").as_deref(), Some("10.0.0.1"));
+        assert_eq!(get("Seven"), None);
+        assert!(is_custom("cs6") && is_custom("flexDate1") && is_custom("deviceCustomString3"));
+        assert!(!is_custom("cs0") && !is_custom("cs7") && !is_custom("cs10") && !is_custom("cn4") && !is_custom("src"));
     }
 }

@@ -10,6 +10,11 @@
 //! `\x09`); an empty delimiter field means a tab. A LEEF 1.0 line whose tabs a relay turned into
 //! spaces is read like a CEF extension (values end where the next ` key=` starts).
 //!
+//! The event time is `devTime` when the syslog header gave none: read with `devTimeFormat`
+//! when the record has one (a Java `SimpleDateFormat` pattern such as
+//! `yyyy-MM-dd'T'HH:mm:ss.SSSZ`, in the sender's time zone when it has no offset), else as epoch
+//! milliseconds, RFC 3339 or LEEF's default `MMM dd yyyy HH:mm:ss[.SSS][ z]`.
+//!
 //! Fields (see [`apply`]):
 //!
 //! | field | from |

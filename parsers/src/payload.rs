@@ -211,6 +211,100 @@ fn device_time(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s, "%b %d %Y %H:%M:%S%.f").ok().and_then(|t| local(t, tz))
 }
 
+/// A time written in the Java `SimpleDateFormat` pattern `pattern` (LEEF's `devTimeFormat`, for
+/// example `yyyy-MM-dd'T'HH:mm:ss.SSSZ` or `MMM dd yyyy HH:mm:ss z`), read in `tz` when the
+/// pattern has no offset. A zone written as a name (`z`) is understood for UTC and GMT only.
+fn java_time(s: &str, pattern: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    let (format, offset, named_zone) = java_to_strftime(pattern)?;
+    let mut s = s.trim();
+    if named_zone {
+        s = s.strip_suffix("UTC").or_else(|| s.strip_suffix("GMT")).or_else(|| s.strip_suffix('Z'))?.trim_end();
+        return NaiveDateTime::parse_from_str(s, format.trim_end()).ok().map(|t| t.and_utc());
+    }
+    if offset {
+        return DateTime::parse_from_str(s, &format).ok().map(|t| t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(s, &format).ok().and_then(|t| local(t, tz))
+}
+
+/// A `SimpleDateFormat` pattern as a chrono format: the format, whether it has a numeric offset,
+/// and whether it ends in a zone name (left out of the format). `None` for letters chrono
+/// cannot read.
+fn java_to_strftime(pattern: &str) -> Option<(String, bool, bool)> {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let (mut offset, mut named) = (false, false);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            // Quoted literal text; '' is a quote.
+            if chars.peek() == Some(&'\'') {
+                chars.next();
+                out.push('\'');
+                continue;
+            }
+            for q in chars.by_ref() {
+                if q == '\'' {
+                    break;
+                }
+                if q == '%' {
+                    out.push('%');
+                }
+                out.push(q);
+            }
+            continue;
+        }
+        if !c.is_ascii_alphabetic() {
+            if c == '%' {
+                out.push('%');
+            }
+            out.push(c);
+            continue;
+        }
+        let mut n = 1;
+        while chars.peek() == Some(&c) {
+            chars.next();
+            n += 1;
+        }
+        let item = match (c, n) {
+            ('y' | 'u', 2) => "%y",
+            ('y' | 'u', _) => "%Y",
+            ('M', 1 | 2) => "%m",
+            ('M', 3) => "%b",
+            ('M', _) => "%B",
+            ('d', _) => "%d",
+            ('H', _) => "%H",
+            ('h', _) => "%I",
+            ('m', _) => "%M",
+            ('s', _) => "%S",
+            ('S', 1..=3) => "%3f",
+            ('S', 4..=6) => "%6f",
+            ('S', _) => "%9f",
+            ('a', _) => "%p",
+            ('E', 1..=3) => "%a",
+            ('E', _) => "%A",
+            ('Z', _) | ('X', 1 | 2) | ('x', 1 | 2) => {
+                offset = true;
+                "%z"
+            }
+            ('X' | 'x', _) => {
+                offset = true;
+                "%:z"
+            }
+            ('z', _) => {
+                named = true;
+                ""
+            }
+            _ => return None,
+        };
+        out.push_str(item);
+    }
+    // A zone name is only understood at the end of the pattern.
+    if named && (offset || !pattern.trim_end().ends_with('z')) {
+        return None;
+    }
+    Some((out, offset, named))
+}
+
 /// Uses a payload's own time when the header gave none (the event time is still the receive time).
 fn set_time(event: &mut Event, time: Option<DateTime<Utc>>) {
     if let Some(t) = time
@@ -272,7 +366,10 @@ fn apply_leef(l: &leef::Leef<'_>, event: &mut Event, ctx: &ParseContext) {
         event.host = Some(host.to_owned());
         event.set("host", host);
     }
-    set_time(event, l.get("devTime").and_then(|t| device_time(t, ctx.tz)));
+    let time = l
+        .get("devTime")
+        .and_then(|t| l.get("devTimeFormat").and_then(|f| java_time(t, f, ctx.tz)).or_else(|| device_time(t, ctx.tz)));
+    set_time(event, time);
 }
 
 /// FortiGate's time: `date` and `time` with `tz`, else `eventtime` (epoch s, ms, µs or ns),
@@ -316,4 +413,41 @@ fn apply_fortigate(p: &kv::Pairs<'_>, event: &mut Event, ctx: &ParseContext) {
         event.set("host", host);
     }
     set_time(event, fortigate_time(p, ctx.tz));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    }
+
+    #[test]
+    fn leef_dev_time_format() {
+        let hcm: Tz = "Asia/Ho_Chi_Minh".parse().unwrap_or(chrono_tz::UTC);
+        let cases = [
+            ("2026-11-23T10:00:00.123+0700", "yyyy-MM-dd'T'HH:mm:ss.SSSZ", "2026-11-23T03:00:00.123Z"),
+            ("2026-11-23T10:00:00+07:00", "yyyy-MM-dd'T'HH:mm:ssXXX", "2026-11-23T03:00:00Z"),
+            ("Nov 23 2026 10:00:00 UTC", "MMM dd yyyy HH:mm:ss z", "2026-11-23T10:00:00Z"),
+            // No zone in the pattern: the sender's time zone.
+            ("23/11/2026 10:00:00", "dd/MM/yyyy HH:mm:ss", "2026-11-23T03:00:00Z"),
+            ("2026.11.23 at 10:00:00 PM", "yyyy.MM.dd 'at' hh:mm:ss a", "2026-11-23T15:00:00Z"),
+        ];
+        for (value, pattern, want) in cases {
+            assert_eq!(java_time(value, pattern, hcm), utc(want), "{value} / {pattern}");
+        }
+        // Unreadable patterns and values give no time (the caller falls back to device_time).
+        assert_eq!(java_time("Nov 23 2026 10:00:00 PST", "MMM dd yyyy HH:mm:ss z", hcm), None);
+        assert_eq!(java_time("2026-11-23", "yyyy-MM-dd G", hcm), None);
+        assert_eq!(java_time("garbage", "yyyy-MM-dd", hcm), None);
+    }
+
+    #[test]
+    fn leef_record_uses_dev_time_format() {
+        let ctx = ParseContext::new(utc("2026-11-23T05:00:00Z").unwrap_or_default());
+        let line = "LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=10.0.1.8^dst=10.0.0.5^devTime=2026-11-23 10:00:00.250 +0700^devTimeFormat=yyyy-MM-dd HH:mm:ss.SSS Z";
+        let e = crate::parse(line.as_bytes(), &ctx, crate::InputFormat::Auto).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Some(e.time), utc("2026-11-23T03:00:00.250Z"));
+    }
 }
