@@ -188,7 +188,9 @@ impl FrameDecoder {
                 Some(pos + nl + 1)
             }
             None if self.skip_line => (!rest.is_empty()).then_some(self.buf.len()),
-            None if rest.len() > self.max => {
+            // A line of exactly the maximum whose CR has come but whose LF has not is not too
+            // long yet.
+            None if rest.len() > self.max && !(rest.len() == self.max + 1 && rest[self.max] == b'\r') => {
                 let err = FrameError::TooLong { len: rest.len(), max: self.max };
                 out.push(Frame::Truncated(rest[..self.max].to_vec(), err));
                 self.skip_line = true;
@@ -322,6 +324,19 @@ mod tests {
     fn nul_ends_a_newline_frame() {
         let out = frames(&[b"<36>one\0<36>tw", b"o\0"]);
         assert_eq!(out, vec![msg("<36>one"), msg("<36>two")]);
+    }
+
+    #[test]
+    fn line_of_the_maximum_split_between_cr_and_lf_is_whole() {
+        let line = [b'a'; 32];
+        let out = frames(&[&line, b"\r", b"\nnext\n"]);
+        assert_eq!(out, vec![Frame::Message(line.to_vec()), msg("next")]);
+        // One byte more is too long, however the reads fall.
+        let out = frames(&[&line, b"b\r", b"\n"]);
+        assert!(matches!(&out[0], Frame::Truncated(m, FrameError::TooLong { .. }) if m.len() == 32));
+        let out = frames(&[&line, b"\rb", b"\n"]);
+        assert!(matches!(&out[0], Frame::Truncated(m, FrameError::TooLong { .. }) if m.len() == 32), "{out:?}");
+        assert_eq!(out.len(), 1);
     }
 
     #[test]
