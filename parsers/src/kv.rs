@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | FortiGate | `product: fortigate`, `service:` the log's `type` (`traffic`, `event`, `utm`...), `category: firewall` for `traffic` and `utm` logs | every key under its own name (`date`, `time`, `devname`, `devid`, `logid`, `type`, `subtype`, `level`, `vd`, `srcip`, `srcport`, `srcintf`, `dstip`, `dstport`, `dstintf`, `proto`, `service`, `action`, `policyid`, `user`, `msg`, `logdesc`, `cfgpath`, ...); `src_ip`, `src_port`, `dst_ip`, `dst_port` aliases of `srcip`, `srcport`, `dstip`, `dstport` |
 //! | MikroTik firewall | `product: mikrotik`, `category: firewall` | `chain`, `log_prefix`, `in_interface`, `out_interface`, `connection_state`, `src_mac`, `proto`, `tcp_flags`, `src_ip`, `src_port`, `dst_ip`, `dst_port`, `nat`, `len` |
+//! | MikroTik logins (`system,error,critical login failure for user U from IP via winbox`, `user U logged in/out from IP via S`) | `product: mikrotik` | `topics`, `event` (`login_failure`, `login`, `logout`), `user`, `src_ip`, `service` |
 //! | filterlog | `product: pfsense`, or `opnsense` when the tracker is a 32-hex-digit hash or a UUID, `category: firewall` | `rule`, `sub_rule`, `anchor`, `tracker`, `interface`, `reason`, `action`, `direction`, `ip_version`, `proto` (lower case), `proto_id`, `ttl`, `length`, `src_ip`, `dst_ip`, `src_port`, `dst_port`, `data_length`, `tcp_flags`, `icmp_type` |
 //! | generic | unchanged | every key under its own name, when the message is mostly `key=value` pairs; never replaces a field already set |
 
@@ -198,6 +199,48 @@ fn endpoint(s: &str) -> (&str, Option<&str>) {
         }
         _ => (s, None),
     }
+}
+
+/// A RouterOS system message about a login: `system,error,critical login failure for user U
+/// from IP via SERVICE`, `system,info,account user U logged in from IP via SERVICE` (and `logged
+/// out`). Returns `topics`, `event` (`login_failure`, `login`, `logout`), `user`, `src_ip` and
+/// `service`.
+pub fn mikrotik_login(msg: &str) -> Option<FirewallFields<'_>> {
+    let (topics, text) = msg.split_once(' ')?;
+    let known = ["system", "info", "error", "critical", "warning", "account", "debug"];
+    if !topics.contains(',') || !topics.split(',').all(|t| known.contains(&t)) {
+        return None;
+    }
+    let (event, rest) = if let Some(r) = text.strip_prefix("login failure for user ") {
+        ("login_failure", r)
+    } else if let Some(r) = text.strip_prefix("user ") {
+        let (user, tail) = r.split_once(' ')?;
+        let event = if tail.starts_with("logged in ") {
+            "login"
+        } else if tail.starts_with("logged out ") {
+            "logout"
+        } else {
+            return None;
+        };
+        let (_, from) = tail.split_once("from ")?;
+        return Some(login_fields(topics, event, user, from));
+    } else {
+        return None;
+    };
+    let (user, from) = rest.split_once(" from ")?;
+    Some(login_fields(topics, event, user, from))
+}
+
+fn login_fields<'a>(topics: &'a str, event: &'static str, user: &'a str, from: &'a str) -> FirewallFields<'a> {
+    let mut fields = vec![("topics", topics), ("event", event), ("user", user)];
+    let (ip, service) = from.split_once(" via ").unwrap_or((from, ""));
+    if !ip.is_empty() {
+        fields.push(("src_ip", ip.trim()));
+    }
+    if !service.is_empty() {
+        fields.push(("service", service.trim()));
+    }
+    fields
 }
 
 /// A MikroTik RouterOS firewall log message:
@@ -461,5 +504,29 @@ mod tests {
         assert!(filterlog("53,,,1,em0,match,block,in,4,0x0").is_none());
         assert!(filterlog("53,,,1,em0,match,block,in,5,a,b,c,d,e,f,g,h,i,j,k,l").is_none());
         assert!(filterlog("").is_none());
+    }
+
+    #[test]
+    fn mikrotik_logins() {
+        let f = mikrotik_login("system,error,critical login failure for user admin from 10.10.0.35 via winbox")
+            .unwrap_or_default();
+        assert_eq!(
+            (get(&f, "event"), get(&f, "user"), get(&f, "src_ip"), get(&f, "service"), get(&f, "topics")),
+            (Some("login_failure"), Some("admin"), Some("10.10.0.35"), Some("winbox"), Some("system,error,critical"))
+        );
+        let f = mikrotik_login("system,info,account user alice logged in from 10.0.0.7 via ssh").unwrap_or_default();
+        assert_eq!(
+            (get(&f, "event"), get(&f, "user"), get(&f, "src_ip")),
+            (Some("login"), Some("alice"), Some("10.0.0.7"))
+        );
+        let f = mikrotik_login("system,info,account user alice logged out from 10.0.0.7 via web").unwrap_or_default();
+        assert_eq!(get(&f, "event"), Some("logout"));
+        for msg in [
+            "login failure for user a from b",
+            "firewall,info login failure for user a from b",
+            "system,info changed config",
+        ] {
+            assert_eq!(mikrotik_login(msg), None, "{msg}");
+        }
     }
 }

@@ -20,6 +20,7 @@ pub mod framing;
 pub mod json;
 pub mod kv;
 pub mod leef;
+pub mod panos;
 mod payload;
 pub mod programs;
 pub mod syslog;

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::event::{Event, Format, LogSource, Value};
-use crate::{ParseContext, ParseError, base_event, cef, json, kv, leef, syslog};
+use crate::{ParseContext, ParseError, base_event, cef, json, kv, leef, panos, syslog};
 
 /// An optional `<PRI>` at the start of a line.
 fn split_pri(text: &str) -> (Option<u8>, &str) {
@@ -137,6 +137,9 @@ pub(crate) fn apply(app: Option<&str>, body: &str, event: &mut Event, ctx: &Pars
         }
         return true;
     }
+    if panos::apply(body, event) {
+        return true;
+    }
     if body.contains("logid=") {
         let pairs = kv::pairs(body);
         if kv::is_fortigate(&pairs) {
@@ -150,6 +153,11 @@ pub(crate) fn apply(app: Option<&str>, body: &str, event: &mut Event, ctx: &Pars
     {
         set_firewall_fields(event, &fields);
         event.logsource = LogSource::new(Some("mikrotik"), Some("firewall"), None);
+        return true;
+    }
+    if let Some(fields) = kv::mikrotik_login(body) {
+        set_firewall_fields(event, &fields);
+        event.logsource = LogSource::new(Some("mikrotik"), None, None);
         return true;
     }
     if let Some(pairs) = kv::generic(body) {
