@@ -108,6 +108,8 @@ pub enum Format {
     Rfc3164,
     /// A JSON object (NDJSON line, or JSON carried as a syslog message).
     Json,
+    /// A Windows event as XML (`<Event xmlns=...>`), alone on its line.
+    Xml,
     /// A web server access log line (combined/common log format).
     AccessLog,
     /// An ArcSight CEF line without a syslog header (`CEF:0|...`, optionally after a PRI).

@@ -334,7 +334,7 @@ fn host(fields: &Fields) -> Option<String> {
 }
 
 /// evtx_dump's `{"Event": {"System": ..., "EventData": ...}}`.
-fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
+pub(crate) fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
     let mut fields = Fields::new();
     for (k, v) in system {
         match k.as_str() {

@@ -6,11 +6,13 @@
 //! - [`framing`] cuts TCP streams into messages (RFC 6587 octet counting or newlines).
 //! - [`syslog`] reads RFC 5424 and RFC 3164 headers.
 //! - [`programs`] extracts the fields of well-known programs' messages (sshd, sudo, useradd,
-//!   web access logs) and tags each event with its Sigma logsource.
+//!   web access logs, Cisco ASA/IOS) and tags each event with its Sigma logsource.
 //! - [`json`] flattens JSON events (flat, evtx_dump, winlogbeat and NXLog Windows events) to
 //!   Sigma's Windows field names and tags Windows events with their logsource.
-//! - [`cef`], [`leef`] and [`kv`] read payloads: ArcSight CEF, QRadar LEEF 1.0/2.0, FortiGate
-//!   key=value, MikroTik firewall lines, pfSense/OPNsense `filterlog` and generic key=value.
+//! - [`winxml`] reads Windows events as XML into the same fields, with quick-xml.
+//! - [`cef`], [`leef`], [`panos`] and [`kv`] read payloads: ArcSight CEF, QRadar LEEF 1.0/2.0,
+//!   Palo Alto PAN-OS CSV, FortiGate key=value, MikroTik firewall and login lines,
+//!   pfSense/OPNsense `filterlog` and generic key=value.
 //!   A syslog body is dispatched to them by `payload::apply`; a line that is such a payload
 //!   without a syslog header is read by `payload::line`.
 
@@ -24,6 +26,7 @@ pub mod panos;
 mod payload;
 pub mod programs;
 pub mod syslog;
+pub mod winxml;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -76,6 +79,8 @@ pub enum ParseError {
     BadStructuredData,
     #[error("invalid JSON: {0}")]
     Json(String),
+    #[error("invalid Windows XML event: {0}")]
+    Xml(String),
     #[error("invalid CEF: {0}")]
     BadCef(&'static str),
     #[error("invalid LEEF: {0}")]
@@ -93,6 +98,7 @@ impl ParseError {
             ParseError::BadTimestamp(_) => "bad_timestamp",
             ParseError::BadStructuredData => "bad_structured_data",
             ParseError::Json(_) => "bad_json",
+            ParseError::Xml(_) => "bad_xml",
             ParseError::BadCef(_) => "bad_cef",
             ParseError::BadLeef(_) => "bad_leef",
             ParseError::BadFilterlog => "bad_filterlog",
@@ -129,6 +135,7 @@ pub fn parse_text(text: &str, ctx: &ParseContext, format: InputFormat) -> Result
     match format {
         InputFormat::Json => parse_json(trimmed, ctx),
         InputFormat::Auto if trimmed.trim_start().starts_with('{') => parse_json(trimmed, ctx),
+        InputFormat::Auto if winxml::looks_like(trimmed) => parse_xml(trimmed, ctx),
         // CEF, LEEF or FortiGate key=value without a syslog header (optionally after a PRI).
         InputFormat::Auto | InputFormat::Syslog => match payload::line(trimmed, ctx) {
             Some(result) => result,
@@ -144,6 +151,18 @@ pub fn unparsed(line: &[u8], ctx: &ParseContext) -> Event {
     let mut event = base_event(raw.clone(), Format::Unparsed, ctx);
     event.set("message", raw);
     event
+}
+
+fn parse_xml(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
+    let body = text.trim_start();
+    let body = body.strip_prefix("- ").unwrap_or(body);
+    let parsed = winxml::parse(body).map_err(ParseError::Xml)?;
+    let mut event = base_event(text.to_owned(), Format::Xml, ctx);
+    event.time = parsed.time.unwrap_or(ctx.received);
+    event.host = parsed.host;
+    event.fields = parsed.fields;
+    event.logsource = parsed.logsource;
+    Ok(event)
 }
 
 fn parse_json(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {

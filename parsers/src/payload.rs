@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::event::{Event, Format, LogSource, Value};
-use crate::{ParseContext, ParseError, base_event, cef, json, kv, leef, panos, syslog};
+use crate::{ParseContext, ParseError, base_event, cef, json, kv, leef, panos, syslog, winxml};
 
 /// An optional `<PRI>` at the start of a line.
 fn split_pri(text: &str) -> (Option<u8>, &str) {
@@ -92,6 +92,24 @@ pub(crate) fn apply(app: Option<&str>, body: &str, event: &mut Event, ctx: &Pars
                 }
             }
             Err(_) => event.set("payload_error", "bad_json"),
+        }
+        return true;
+    }
+    if winxml::looks_like(body) {
+        // A Windows event as XML carried in syslog (NXLog's to_xml(), relays).
+        let xml = body.trim_start();
+        match winxml::parse(xml.strip_prefix("- ").unwrap_or(xml)) {
+            Ok(parsed) => {
+                event.fields.extend(parsed.fields);
+                event.logsource = parsed.logsource;
+                if let Some(host) = parsed.host {
+                    event.host = Some(host);
+                }
+                if let Some(t) = parsed.time {
+                    event.time = t;
+                }
+            }
+            Err(_) => event.set("payload_error", "bad_xml"),
         }
         return true;
     }

@@ -154,6 +154,36 @@ fn fortigate_fixture_yields_fortigate_fields() {
 }
 
 #[test]
+fn windows_xml_and_vendor_fixtures_yield_their_fields() {
+    let Some(dir) = corpus() else { return };
+    // Windows XML events (one per line; windows-logs is an Event Viewer copy with `- ` marks).
+    for folder in ["windows-bf", "windows-logs"] {
+        let lines = parse_fixture(&dir, folder);
+        assert!(!lines.is_empty(), "{folder}");
+        for (at, _, r) in lines {
+            let e = r.unwrap_or_else(|err| panic!("{at}: {err}"));
+            assert_eq!(e.format, Format::Xml, "{at}");
+            assert_eq!(e.logsource.product.as_deref(), Some("windows"), "{at}");
+            assert_eq!(e.logsource.service.as_deref(), Some("security"), "{at}");
+            assert_eq!(text(&e, "EventID").as_deref(), Some("4625"), "{at}");
+            assert!(text(&e, "TargetUserName").is_some() && text(&e, "IpAddress").is_some(), "{at}");
+        }
+    }
+    for (at, _, r) in parse_fixture(&dir, "palo-alto-threat") {
+        let e = r.unwrap_or_else(|err| panic!("{at}: {err}"));
+        assert_eq!(e.logsource.product.as_deref(), Some("paloalto"), "{at}");
+        assert_eq!(e.logsource.category.as_deref(), Some("firewall"), "{at}");
+        assert!(text(&e, "src_ip").is_some() && text(&e, "dst_port").is_some() && text(&e, "threat").is_some(), "{at}");
+    }
+    for (at, _, r) in parse_fixture(&dir, "mikrotik-bf") {
+        let e = r.unwrap_or_else(|err| panic!("{at}: {err}"));
+        assert_eq!(e.logsource.product.as_deref(), Some("mikrotik"), "{at}");
+        assert_eq!(text(&e, "event").as_deref(), Some("login_failure"), "{at}");
+        assert_eq!(text(&e, "user").as_deref(), Some("admin"), "{at}");
+    }
+}
+
+#[test]
 fn firewall_fixtures_yield_firewall_fields() {
     let Some(dir) = corpus() else { return };
     let mut firewall = 0;
