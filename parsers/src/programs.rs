@@ -31,6 +31,7 @@
 //! | `clamd`, `freshclam`, `clamav` | `product: linux`, `service: clamav` |
 //! | `guacd`, `guacamole` | `product: linux`, `service: guacamole` |
 //! | iptables / ufw / nftables `LOG` lines (`IN=... OUT=... SRC=...`, any program, usually `kernel`) | `product: linux`, `category: firewall` |
+//! | Proxmox VE firewall log lines (`VMID LEVEL CHAIN dd/Mon/yyyy:HH:MM:SS +zzzz ACTION: IN=...`, headerless) | `product: proxmox`, `category: firewall`, with the iptables fields and `vmid`, `chain` |
 //! | web access lines (common, combined, vhost_combined), alone or carried in syslog | `category: webserver`, and `product: nginx` or `product: apache` when the syslog program says which |
 //! | Apache `error.log` lines (2.2 and 2.4), alone or from `apache2`/`httpd` in syslog | `service: apache` (`product: modsecurity` too for ModSecurity's) |
 //! | nginx `error.log` lines | `service: nginx` |
@@ -764,6 +765,12 @@ fn netfilter(body: &str, event: &mut Event) -> bool {
     if at > 0 && !body[..at].ends_with(' ') || !body.contains(" SRC=") || !body.contains(" OUT=") {
         return false;
     }
+    netfilter_fields(body, at, event);
+    true
+}
+
+/// The fields of a netfilter `LOG` line whose `IN=` is at `at` (the log prefix before it).
+fn netfilter_fields(body: &str, at: usize, event: &mut Event) {
     let mut prefix = body[..at].trim();
     // The kernel's `[ 1234.5678]` uptime stamp.
     if let Some(r) = prefix.strip_prefix('[')
@@ -824,7 +831,6 @@ fn netfilter(body: &str, event: &mut Event) -> bool {
     if !flags.is_empty() {
         event.set("tcp_flags", flags.join(" "));
     }
-    true
 }
 
 #[cfg(test)]

@@ -36,6 +36,31 @@ pub const FORMAT: Format = Format::Plain;
 /// sender's time zone; epoch seconds are UTC.
 ///
 /// Returns the event, or `None` when the line is none of these.
+struct ProxmoxFirewall<'a> {
+    vmid: &'a str,
+    chain: &'a str,
+    time: chrono::DateTime<chrono::Utc>,
+    rest: &'a str,
+    /// Where the netfilter fields (`IN=` or `OUT=`) start in `rest`.
+    at: usize,
+}
+
+/// `0 3 PVEFW-HOST-IN 20/Jun/2022:13:09:14 +0200 policy DROP: IN=vmbr0 ... SRC=... DST=...`
+/// (the chain is also a guest's `tap101i0-IN` or a security group's `GROUP-web-IN`).
+fn proxmox_firewall(line: &str) -> Option<ProxmoxFirewall<'_>> {
+    let mut parts = line.splitn(4, ' ');
+    let (vmid, level, chain, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(vmid) || !digits(level) || chain.is_empty() {
+        return None;
+    }
+    // The time is the access log's `dd/Mon/yyyy:HH:MM:SS +zzzz`: 26 bytes.
+    let time = web::access_time(rest.get(..26)?)?;
+    let rest = rest.get(26..)?.trim_start();
+    let at = [" IN=", " OUT="].iter().filter_map(|k| rest.find(k).map(|i| i + 1)).min()?;
+    rest.contains(" SRC=").then_some(ProxmoxFirewall { vmid, chain, time, rest, at })
+}
+
 pub fn headerless(text: &str, ctx: &ParseContext) -> Option<Event> {
     let line = text.trim_start_matches('\u{feff}');
     let mut event = base_event(text.to_owned(), FORMAT, ctx);
@@ -65,6 +90,15 @@ pub fn headerless(text: &str, ctx: &ParseContext) -> Option<Event> {
         web::vsftpd_fields(rest, &mut event);
         event.logsource = LogSource::new(Some("linux"), None, Some("vsftpd"));
         message = rest;
+    } else if let Some(fw) = proxmox_firewall(line) {
+        // Proxmox VE's firewall log: `VMID LEVEL CHAIN TIME [policy ]ACTION: IN=... SRC=...`.
+        event.set("log_format", "proxmox_firewall");
+        event.time = fw.time;
+        event.set("vmid", fw.vmid);
+        event.set("chain", fw.chain);
+        super::netfilter_fields(fw.rest, fw.at, &mut event);
+        event.logsource = LogSource::new(Some("proxmox"), Some("firewall"), None);
+        message = fw.rest;
     } else {
         let app = app_line(line, ctx)?;
         event.set("log_format", app.kind);
@@ -565,6 +599,27 @@ mod tests {
             (f(&e, "event"), f(&e, "user"), f(&e, "src_ip"), f(&e, "pid")),
             ("fail_login".into(), "user".into(), "93.24.101.89".into(), "27244".into())
         );
+    }
+
+    #[test]
+    fn proxmox_firewall_log() {
+        let e = read(
+            "0 3 PVEFW-HOST-IN 20/Jun/2022:13:09:14 +0200 policy DROP: IN=vmbr0.94 MAC=24:8a:07:9a:2a:f2:24:8a:07:50:2c:9e:08:00 SRC=10.3.94.11 DST=10.3.94.12 LEN=52 TOS=0x00 PREC=0xC0 TTL=255 ID=64317 DF PROTO=UDP SPT=49152 DPT=3784 LEN=32",
+        );
+        assert_eq!(e.time.to_rfc3339(), "2022-06-20T11:09:14+00:00");
+        let got: Vec<String> = ["log_format", "vmid", "chain", "src_ip", "dst_ip", "dst_port", "action", "blocked"]
+            .iter()
+            .map(|n| f(&e, n))
+            .collect();
+        assert_eq!(got, ["proxmox_firewall", "0", "PVEFW-HOST-IN", "10.3.94.11", "10.3.94.12", "3784", "drop", "true"]);
+        assert_eq!(
+            (e.logsource.product.as_deref(), e.logsource.category.as_deref()),
+            (Some("proxmox"), Some("firewall"))
+        );
+        let e = read(
+            "100 6 PVEFW-FORWARD 20/Jun/2022:13:09:14 +0200 ACCEPT: IN=fwbr100i0 OUT=fwbr100i0 SRC=10.0.0.1 DST=10.0.0.2 PROTO=TCP SPT=1 DPT=22",
+        );
+        assert_eq!((f(&e, "action"), f(&e, "blocked"), f(&e, "vmid")), ("accept".into(), "false".into(), "100".into()));
     }
 
     #[test]

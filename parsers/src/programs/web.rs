@@ -65,7 +65,7 @@ fn combined(line: &str) -> Option<(DateTime<Utc>, AccessFields<'_>)> {
 /// The access log's `dd/Mmm/yyyy:HH:MM:SS[.frac] +zzzz`. The usual shape is read directly
 /// (chrono's format-string parser costs more than the rest of the line); anything else goes
 /// to chrono's `%d/%b/%Y:%H:%M:%S %z`, which also takes one-digit days and `+hh:mm`.
-fn access_time(s: &str) -> Option<DateTime<Utc>> {
+pub(super) fn access_time(s: &str) -> Option<DateTime<Utc>> {
     fast_access_time(s).or_else(|| DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z").ok().map(|t| t.to_utc()))
 }
 
