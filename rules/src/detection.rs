@@ -225,7 +225,7 @@ pub(crate) fn compile(detection: &serde_yaml_ng::Mapping) -> Result<Detection, C
             },
             "timeframe" => {
                 return Err(err(
-                    "unsupported_legacy",
+                    "legacy_syntax",
                     "`timeframe` in a detection is the deprecated Sigma v1 aggregation; write a correlation rule",
                 ));
             }

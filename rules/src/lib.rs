@@ -55,6 +55,9 @@ pub struct Diagnostic {
     pub severity: Severity,
     pub code: &'static str,
     pub message: String,
+    /// What to do about it, when there is something to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -67,7 +70,11 @@ impl fmt::Display for Diagnostic {
         if let Some(rule) = &self.rule {
             write!(f, " ({rule})")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
     }
 }
 
@@ -198,6 +205,49 @@ fn scalar_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     })
 }
 
+const LEGACY_HINT: &str = "Sigma v2 expresses counts, sequences and time windows as correlation rules \
+     (https://sigmahq.io/docs/meta/correlations.html): rewrite the aggregation as an event_count, value_count \
+     or temporal correlation over this rule";
+
+/// The Sigma v1 feature a rule uses that Sigma v2 removed, said in a sentence; `None` when it
+/// uses none.
+fn legacy_feature(raw: &RawRule) -> Option<String> {
+    if let Some(action) = &raw.action {
+        return Some(format!(
+            "legacy rule collection (`action: {action}`): Sigma v2 has no `action` documents; \
+             write each rule out whole"
+        ));
+    }
+    let detection = raw.detection.as_ref();
+    let conditions: Vec<&str> = match detection.and_then(|d| d.get("condition")) {
+        Some(serde_yaml_ng::Value::String(s)) => vec![s.as_str()],
+        Some(serde_yaml_ng::Value::Sequence(seq)) => seq.iter().filter_map(|v| v.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    for c in &conditions {
+        if let Some((_, aggregation)) = c.split_once('|') {
+            return Some(format!(
+                "legacy aggregation `|{}` in the condition: Sigma v2 has no aggregation expressions",
+                aggregation.trim_end()
+            ));
+        }
+        if c.split_whitespace().any(|w| w == "near") {
+            return Some("legacy `near` in the condition: Sigma v2 has no `near` operator".to_owned());
+        }
+    }
+    if detection.is_some_and(|d| d.contains_key("timeframe")) {
+        return Some("legacy `timeframe` in the detection: Sigma v2 puts time windows in correlation rules".to_owned());
+    }
+    if raw.status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("unsupported")) {
+        return Some(
+            "`status: unsupported`: SigmaHQ marks this rule as needing features outside the Sigma standard \
+             (legacy aggregations, placeholders or pseudo-conditions)"
+                .to_owned(),
+        );
+    }
+    None
+}
+
 impl RuleSet {
     /// Compiles every rule in `sources`. Rules that cannot be loaded are left out and reported,
     /// each with its reason; the rest are compiled.
@@ -206,6 +256,8 @@ impl RuleSet {
         let mut diagnostics = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
         for source in sources {
+            // The first `action:` document of a file makes the rest of it a legacy collection.
+            let mut legacy_collection: Option<String> = None;
             for (index, doc) in serde_yaml_ng::Deserializer::from_str(&source.text).enumerate() {
                 let origin = if index == 0 {
                     source.origin.clone()
@@ -218,6 +270,7 @@ impl RuleSet {
                     severity,
                     code,
                     message,
+                    hint: None,
                 };
                 let value = match serde_yaml_ng::Value::deserialize(doc) {
                     Ok(serde_yaml_ng::Value::Null) => continue,
@@ -236,21 +289,25 @@ impl RuleSet {
                     }
                 };
                 let name = raw.title.clone().or_else(|| raw.id.clone());
+                let feature = legacy_feature(&raw).or_else(|| {
+                    legacy_collection.as_ref().map(|first| format!("part of a legacy rule collection: {first}"))
+                });
+                if raw.action.is_some() && legacy_collection.is_none() {
+                    legacy_collection = feature.clone();
+                }
+                if let Some(feature) = feature {
+                    diagnostics.push(Diagnostic {
+                        hint: Some(LEGACY_HINT.to_owned()),
+                        ..diag(name, Severity::Error, "legacy_syntax", feature)
+                    });
+                    continue;
+                }
                 if raw.correlation.is_some() {
                     diagnostics.push(diag(
                         name,
                         Severity::Error,
                         "unsupported_correlation",
                         "correlation rules are not supported yet".to_owned(),
-                    ));
-                    continue;
-                }
-                if let Some(action) = &raw.action {
-                    diagnostics.push(diag(
-                        name,
-                        Severity::Error,
-                        "unsupported_legacy",
-                        format!("`action: {action}` rule collections are deprecated Sigma v1 syntax"),
                     ));
                     continue;
                 }
@@ -464,6 +521,7 @@ fn io_diag(path: &Path, e: &std::io::Error) -> Diagnostic {
         severity: Severity::Error,
         code: "io",
         message: e.to_string(),
+        hint: None,
     }
 }
 
@@ -575,7 +633,7 @@ mod tests {
                 ("a.yml", "unsupported_modifier"),
                 ("b.yml", "yaml"),
                 ("c.yml", "unsupported_correlation"),
-                ("d.yml", "bad_condition"),
+                ("d.yml", "legacy_syntax"),
                 ("f.yml", "duplicate_id"),
             ]
         );
