@@ -63,6 +63,9 @@ pub struct HttpConfig {
 pub struct RulesConfig {
     pub bundled: bool,
     pub dirs: Vec<PathBuf>,
+    /// Values of the `%name%` placeholders of rules with `|expand`.
+    #[serde(default)]
+    pub placeholders: vigil_rules::Placeholders,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -118,11 +121,15 @@ impl Config {
     }
 }
 
+/// Tables whose keys are the user's own names, not settings.
+const FREE_FORM: &[&str] = &["rules.placeholders"];
+
 /// Rejects keys the default configuration does not have, naming the full key.
 fn check_known(base: &toml::Table, user: &toml::Table, prefix: &str) -> Result<(), String> {
     for (key, value) in user {
         let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         match (base.get(key), value) {
+            (Some(toml::Value::Table(_)), toml::Value::Table(_)) if FREE_FORM.contains(&path.as_str()) => {}
             (None, _) => return Err(format!("unknown key `{path}`")),
             (Some(toml::Value::Table(b)), toml::Value::Table(u)) => check_known(b, u, &path)?,
             (Some(toml::Value::Table(_)), _) => return Err(format!("`{path}` must be a table")),
@@ -180,6 +187,11 @@ mod tests {
         assert_eq!(c.syslog.udp, None);
         assert_eq!(c.syslog.tcp.map(|a| a.port()), Some(5514));
         assert_eq!(c.http.listen.port(), 0);
+        let c = Config::from_overrides(None, "[rules.placeholders]\nAdmins = [\"alice\"]\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.rules.placeholders.get("Admins"), Some(&vec!["alice".to_owned()]));
+        let e = Config::from_overrides(None, "[rules.placeholders]\nAdmins = 1\n");
+        assert!(e.is_err(), "placeholder values are lists of strings");
         let e = Config::from_overrides(None, "[syslog]\nudpp = \"x\"\n").map(|_| ()).map_err(|e| e.to_string());
         assert!(e.as_ref().is_err_and(|m| m.contains("`syslog.udpp`")), "{e:?}");
         let e = Config::from_overrides(None, "[syslog]\ntimezone = \"Mars/Base\"\n").map(|_| ());

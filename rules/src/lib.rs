@@ -158,6 +158,18 @@ impl Rule {
     }
 }
 
+pub use detection::Placeholders;
+
+/// How rules are compiled.
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    /// Values of the `%name%` placeholders that rules with `|expand` use (SigmaHQ's
+    /// `rules-placeholder`: `%Admins_Workstations%`, `%DC-MACHINE-NAME%`, ...). A rule whose
+    /// placeholder has no values still loads, with the warning `placeholder_without_values`:
+    /// a value that uses it matches nothing.
+    pub placeholders: Placeholders,
+}
+
 /// A compiled, immutable set of detection rules.
 pub struct RuleSet {
     rules: Vec<Rule>,
@@ -252,6 +264,14 @@ impl RuleSet {
     /// Compiles every rule in `sources`. Rules that cannot be loaded are left out and reported,
     /// each with its reason; the rest are compiled.
     pub fn compile(sources: impl IntoIterator<Item = RuleSource>) -> (RuleSet, Vec<Diagnostic>) {
+        RuleSet::compile_with(sources, &CompileOptions::default())
+    }
+
+    /// [`RuleSet::compile`] with options: the values of `%name%` placeholders for `|expand`.
+    pub fn compile_with(
+        sources: impl IntoIterator<Item = RuleSource>,
+        options: &CompileOptions,
+    ) -> (RuleSet, Vec<Diagnostic>) {
         let mut rules: Vec<Rule> = Vec::new();
         let mut diagnostics = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
@@ -343,8 +363,24 @@ impl RuleSet {
                         }
                     },
                 };
-                let detection = match detection::compile(det) {
-                    Ok(d) => d,
+                let ctx = detection::Ctx::new(&options.placeholders);
+                let detection = match detection::compile(det, &ctx) {
+                    Ok(d) => {
+                        for missing in ctx.missing.into_inner() {
+                            diagnostics.push(Diagnostic {
+                                hint: Some(format!(
+                                    "give it values under [rules.placeholders] in the configuration: {missing} = [\"...\"]"
+                                )),
+                                ..diag(
+                                    name.clone(),
+                                    Severity::Warning,
+                                    "placeholder_without_values",
+                                    format!("placeholder `%{missing}%` has no values: the values that use it match nothing"),
+                                )
+                            });
+                        }
+                        d
+                    }
                     Err(e) => {
                         diagnostics.push(diag(name, Severity::Error, e.code, e.message));
                         continue;
@@ -459,6 +495,15 @@ pub fn bundled() -> Vec<RuleSource> {
 /// Compiles the bundled pack (when `bundled`) and every rule under `dirs`, with every
 /// diagnostic from reading and compiling them.
 pub fn load(bundled_pack: bool, dirs: &[std::path::PathBuf]) -> (RuleSet, Vec<Diagnostic>) {
+    load_with(bundled_pack, dirs, &CompileOptions::default())
+}
+
+/// [`load`] with compile options (placeholder values).
+pub fn load_with(
+    bundled_pack: bool,
+    dirs: &[std::path::PathBuf],
+    options: &CompileOptions,
+) -> (RuleSet, Vec<Diagnostic>) {
     let mut sources = if bundled_pack { bundled() } else { Vec::new() };
     let mut diagnostics = Vec::new();
     for dir in dirs {
@@ -466,7 +511,7 @@ pub fn load(bundled_pack: bool, dirs: &[std::path::PathBuf]) -> (RuleSet, Vec<Di
         sources.extend(s);
         diagnostics.extend(d);
     }
-    let (set, d) = RuleSet::compile(sources);
+    let (set, d) = RuleSet::compile_with(sources, options);
     diagnostics.extend(d);
     (set, diagnostics)
 }
@@ -611,10 +656,7 @@ mod tests {
     #[test]
     fn every_bad_rule_is_reported_with_its_reason() {
         let sources = vec![
-            RuleSource::new(
-                "a.yml",
-                "title: t\nid: 1\ndetection:\n  sel:\n    a|base64offset|contains: x\n  condition: sel\n",
-            ),
+            RuleSource::new("a.yml", "title: t\nid: 1\ndetection:\n  sel:\n    a|base64|bogus: x\n  condition: sel\n"),
             RuleSource::new("b.yml", "title: [unclosed\n"),
             RuleSource::new("c.yml", "title: c\ncorrelation:\n  type: event_count\n"),
             RuleSource::new("d.yml", "title: d\nid: 4\ndetection:\n  sel:\n    a: 1\n  condition: sel | count() > 5\n"),
@@ -630,7 +672,7 @@ mod tests {
         assert_eq!(
             codes,
             vec![
-                ("a.yml", "unsupported_modifier"),
+                ("a.yml", "unknown_modifier"),
                 ("b.yml", "yaml"),
                 ("c.yml", "unsupported_correlation"),
                 ("d.yml", "legacy_syntax"),

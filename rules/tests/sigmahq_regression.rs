@@ -10,7 +10,7 @@ use vigil_rules::{RuleSet, RuleSource, load_dir};
 
 /// How many cases must pass. Raise it when the compiler or parsers get better; issue 4 takes
 /// it to all of them.
-const MUST_PASS: usize = 200;
+const MUST_PASS: usize = 202;
 
 fn sigma() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/sigma");

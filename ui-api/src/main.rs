@@ -111,12 +111,17 @@ struct InputArgs {
 }
 
 impl InputArgs {
-    /// The source map, and the source every line is attributed to.
-    fn resolve(&self) -> Result<(Arc<SourceMap>, Option<Arc<vigil_engine::sources::Source>>)> {
-        let mut config = match &self.config {
+    /// The configuration given with `--config`, or the embedded default.
+    fn config(&self) -> Result<Config> {
+        Ok(match &self.config {
             Some(path) => Config::load(path)?,
             None => Config::default_config()?,
-        };
+        })
+    }
+
+    /// The source map, and the source every line is attributed to.
+    fn resolve(&self) -> Result<(Arc<SourceMap>, Option<Arc<vigil_engine::sources::Source>>)> {
+        let mut config = self.config()?;
         if let Some(tz) = &self.timezone {
             config.syslog.timezone = tz.parse().map_err(|_| anyhow::anyhow!("unknown time zone {tz:?}"))?;
         }
@@ -154,8 +159,9 @@ fn main() -> Result<()> {
 }
 
 /// Loads rules and reports every one that did not load on stderr.
-fn load_rules(bundled: bool, dirs: &[PathBuf], who: &str) -> RuleSet {
-    let (set, diagnostics) = vigil_rules::load(bundled, dirs);
+fn load_rules(bundled: bool, dirs: &[PathBuf], placeholders: &vigil_rules::Placeholders, who: &str) -> RuleSet {
+    let options = vigil_rules::CompileOptions { placeholders: placeholders.clone() };
+    let (set, diagnostics) = vigil_rules::load_with(bundled, dirs, &options);
     report(&diagnostics);
     let rejected = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     eprintln!("vigil {who}: rules: {} loaded, {rejected} rejected", set.len());
@@ -180,7 +186,7 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
     config.rules.dirs.extend(rule_dirs);
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let rules = load_rules(config.rules.bundled, &config.rules.dirs, "serve");
+    let rules = load_rules(config.rules.bundled, &config.rules.dirs, &config.rules.placeholders, "serve");
     if rules.is_empty() {
         bail!("no rules loaded; nothing to detect");
     }
@@ -285,7 +291,7 @@ fn replay(
     input: &InputArgs,
 ) -> Result<()> {
     let (sources, sender) = input.resolve()?;
-    let rules = load_rules(!no_bundled, &rule_dirs, "replay");
+    let rules = load_rules(!no_bundled, &rule_dirs, &input.config()?.rules.placeholders, "replay");
     let detector = Detector::new(rules, input_format(format), sources);
     let stats = Stats::default();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -305,7 +311,7 @@ fn parse(files: Vec<String>, format: FormatArg, input: &InputArgs) -> Result<()>
 }
 
 fn list(rule_dirs: Vec<PathBuf>, no_bundled: bool, json: bool) -> Result<()> {
-    let rules = load_rules(!no_bundled, &rule_dirs, "rules");
+    let rules = load_rules(!no_bundled, &rule_dirs, &Default::default(), "rules");
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if json {
         for rule in rules.iter() {
