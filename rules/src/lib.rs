@@ -50,6 +50,9 @@ pub enum Severity {
 #[derive(Clone, Debug, Serialize)]
 pub struct Diagnostic {
     pub origin: String,
+    /// The 1-based line in the file the problem is on, or the line its document starts on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
     /// The rule's title or id, when it got that far.
     pub rule: Option<String>,
     pub severity: Severity,
@@ -67,6 +70,9 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         write!(f, "{sev}[{}] {}", self.code, self.origin)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
         if let Some(rule) = &self.rule {
             write!(f, " ({rule})")?;
         }
@@ -217,9 +223,53 @@ fn scalar_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     })
 }
 
+/// The 0-based line on which each YAML document of `text` starts (after its `---`).
+fn document_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    for (n, line) in text.lines().enumerate() {
+        let l = line.trim_end();
+        if l == "---" || l.starts_with("--- ") {
+            if n == 0 || text.lines().take(n).all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+                // A leading `---` opens the first document.
+                starts[0] = n + 1;
+            } else {
+                starts.push(n + 1);
+            }
+        }
+    }
+    starts
+}
+
+/// The lines of document `index`, each with its 1-based line number in the file.
+fn document_lines<'a>(text: &'a str, starts: &[usize], index: usize) -> Vec<(usize, &'a str)> {
+    let start = starts.get(index).copied().unwrap_or(0);
+    let end = starts.get(index + 1).map_or(usize::MAX, |next| next.saturating_sub(1));
+    text.lines().enumerate().skip(start).take(end.saturating_sub(start)).map(|(n, l)| (n + 1, l)).collect()
+}
+
+/// The line a diagnostic is about: the first line of the document that holds the first
+/// `backquoted` name of the message (a field, modifier or identifier), else the document's
+/// first line that is not blank or a comment.
+fn locate(lines: &[(usize, &str)], message: &str) -> usize {
+    let first_line = lines
+        .iter()
+        .find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .or(lines.first())
+        .map_or(1, |(n, _)| *n);
+    let quoted = message.split('`').nth(1).filter(|q| !q.is_empty());
+    let Some(quoted) = quoted else { return first_line };
+    // `a|bogus: x` is quoted whole or as its key; search for the key part.
+    let needle = quoted.split(": ").next().unwrap_or(quoted);
+    lines.iter().find(|(_, l)| l.contains(needle)).map_or(first_line, |(n, _)| *n)
+}
+
 const LEGACY_HINT: &str = "Sigma v2 expresses counts, sequences and time windows as correlation rules \
      (https://sigmahq.io/docs/meta/correlations.html): rewrite the aggregation as an event_count, value_count \
      or temporal correlation over this rule";
+
+const UNSUPPORTED_HINT: &str = "rewrite it in Sigma v2: counts and sequences as correlation rules \
+     (https://sigmahq.io/docs/meta/correlations.html), lists as `|expand` placeholders with values in \
+     [rules.placeholders], then set its status";
 
 /// The Sigma v1 feature a rule uses that Sigma v2 removed, said in a sentence; `None` when it
 /// uses none.
@@ -278,14 +328,17 @@ impl RuleSet {
         for source in sources {
             // The first `action:` document of a file makes the rest of it a legacy collection.
             let mut legacy_collection: Option<String> = None;
+            let starts = document_starts(&source.text);
             for (index, doc) in serde_yaml_ng::Deserializer::from_str(&source.text).enumerate() {
                 let origin = if index == 0 {
                     source.origin.clone()
                 } else {
                     format!("{} (document {})", source.origin, index + 1)
                 };
+                let lines = document_lines(&source.text, &starts, index);
                 let diag = |rule: Option<String>, severity, code, message: String| Diagnostic {
                     origin: origin.clone(),
+                    line: Some(locate(&lines, &message)),
                     rule,
                     severity,
                     code,
@@ -296,7 +349,8 @@ impl RuleSet {
                     Ok(serde_yaml_ng::Value::Null) => continue,
                     Ok(v) => v,
                     Err(e) => {
-                        diagnostics.push(diag(None, Severity::Error, "yaml", e.to_string()));
+                        let line = e.location().map(|l| l.line());
+                        diagnostics.push(Diagnostic { line, ..diag(None, Severity::Error, "yaml", e.to_string()) });
                         // A YAML error ends the stream: later documents cannot be read.
                         break;
                     }
@@ -317,7 +371,10 @@ impl RuleSet {
                 }
                 if let Some(feature) = feature {
                     diagnostics.push(Diagnostic {
-                        hint: Some(LEGACY_HINT.to_owned()),
+                        hint: Some(
+                            if feature.starts_with("`status: unsupported`") { UNSUPPORTED_HINT } else { LEGACY_HINT }
+                                .to_owned(),
+                        ),
                         ..diag(name, Severity::Error, "legacy_syntax", feature)
                     });
                     continue;
@@ -567,6 +624,7 @@ fn io_diag(path: &Path, e: &std::io::Error) -> Diagnostic {
         code: "io",
         message: e.to_string(),
         hint: None,
+        line: None,
     }
 }
 

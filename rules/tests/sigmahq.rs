@@ -68,6 +68,7 @@ fn every_unsupported_rule_is_rejected_as_legacy_syntax() {
         .filter(|d| d.severity == Severity::Error && d.code == "legacy_syntax")
         .map(|d| {
             assert!(d.hint.as_deref().is_some_and(|h| h.contains("correlation")), "{d}");
+            assert!(d.line.is_some_and(|l| l >= 1), "{d}");
             // A document of a multi-document file is `FILE (document N)`.
             d.origin.split(" (document ").next().unwrap_or_default().to_owned()
         })

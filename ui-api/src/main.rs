@@ -94,6 +94,19 @@ enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check Sigma rule folders or files: print every diagnostic (file:line, code, message,
+    /// hint) and a summary; exit 1 when any rule does not load.
+    Lint {
+        /// Folders or files of Sigma rules.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Configuration whose `[rules.placeholders]` apply.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// One JSON object per diagnostic instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Where offline lines come from: the configuration's sources and time zone.
@@ -144,17 +157,23 @@ enum FormatArg {
     Ndjson,
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    let ok = |()| std::process::ExitCode::SUCCESS;
     match Cli::parse().command {
-        Command::Serve { config, data_dir, rules } => serve(config, data_dir, rules),
-        Command::Replay { files, rules, no_bundled, format, input } => replay(files, rules, no_bundled, format, &input),
-        Command::Parse { files, format, input } => parse(files, format, &input),
-        Command::Rules { command: RulesCommand::List { rules, no_bundled, json } } => list(rules, no_bundled, json),
+        Command::Serve { config, data_dir, rules } => serve(config, data_dir, rules).map(ok),
+        Command::Replay { files, rules, no_bundled, format, input } => {
+            replay(files, rules, no_bundled, format, &input).map(ok)
+        }
+        Command::Parse { files, format, input } => parse(files, format, &input).map(ok),
+        Command::Rules { command: RulesCommand::List { rules, no_bundled, json } } => {
+            list(rules, no_bundled, json).map(ok)
+        }
+        Command::Rules { command: RulesCommand::Lint { paths, config, json } } => lint(paths, config, json),
     }
 }
 
@@ -308,6 +327,52 @@ fn parse(files: Vec<String>, format: FormatArg, input: &InputArgs) -> Result<()>
     let events = vigil_engine::replay::parse(&detector, &files, sender, &mut out, &stats)?;
     summary("parse", &stats, "printed", events);
     Ok(())
+}
+
+fn lint(paths: Vec<PathBuf>, config: Option<PathBuf>, json: bool) -> Result<std::process::ExitCode> {
+    let config = match &config {
+        Some(path) => Config::load(path)?,
+        None => Config::default_config()?,
+    };
+    let mut sources = Vec::new();
+    let mut diagnostics = Vec::new();
+    for path in &paths {
+        if path.is_file() {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            sources.push(vigil_rules::RuleSource::new(path.display().to_string(), text));
+        } else {
+            let (s, d) = vigil_rules::load_dir(path);
+            sources.extend(s);
+            diagnostics.extend(d);
+        }
+    }
+    let files = sources.len();
+    let options = vigil_rules::CompileOptions { placeholders: config.rules.placeholders.clone() };
+    let (set, d) = RuleSet::compile_with(sources, &options);
+    diagnostics.extend(d);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut by_code: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for d in &diagnostics {
+        if json {
+            serde_json::to_writer(&mut out, d)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{d}")?;
+        }
+        let severity = if d.severity == Severity::Error { "error" } else { "warning" };
+        *by_code.entry((severity, d.code)).or_default() += 1;
+    }
+    out.flush()?;
+    let errors: usize = by_code.iter().filter(|((s, _), _)| *s == "error").map(|(_, n)| n).sum();
+    let warnings: usize = by_code.iter().filter(|((s, _), _)| *s == "warning").map(|(_, n)| n).sum();
+    let codes: Vec<String> = by_code.iter().map(|((s, c), n)| format!("{s}[{c}]: {n}")).collect();
+    eprintln!(
+        "vigil rules lint: {files} files, {} rules loaded, {errors} errors, {warnings} warnings{}{}",
+        set.len(),
+        if codes.is_empty() { "" } else { "; " },
+        codes.join(", ")
+    );
+    Ok(if errors > 0 { std::process::ExitCode::from(1) } else { std::process::ExitCode::SUCCESS })
 }
 
 fn list(rule_dirs: Vec<PathBuf>, no_bundled: bool, json: bool) -> Result<()> {

@@ -137,6 +137,37 @@ fn replay_expands_placeholders_from_the_configuration() {
 }
 
 #[test]
+fn rules_lint_reports_file_line_code_and_hint_and_fails_on_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(rules.join("good.yml"), WIN_RULE).expect("write");
+    let out = Command::new(VIGIL).args(["rules", "lint", "rules"]).current_dir(dir.path()).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 files, 1 rules loaded, 0 errors"));
+
+    // Line 8 holds the bad modifier; line 6 the legacy aggregation.
+    std::fs::write(rules.join("broken.yml"), BROKEN_RULE).expect("write");
+    let legacy = "title: Many Failures\nid: 2\nlogsource:\n  product: linux\ndetection:\n  condition: sel | count() by src_ip > 10\n  sel:\n    event: failed_password\n";
+    std::fs::write(rules.join("legacy.yml"), legacy).expect("write");
+    let out = Command::new(VIGIL).args(["rules", "lint", "rules"]).current_dir(dir.path()).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("error[unknown_modifier] rules/broken.yml:7"), "{stdout}");
+    assert!(stdout.contains("error[legacy_syntax] rules/legacy.yml:6") && stdout.contains("hint:"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("3 files, 1 rules loaded, 2 errors"), "{stderr}");
+
+    let out = Command::new(VIGIL)
+        .args(["rules", "lint", "--json", "rules/legacy.yml"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON diagnostic");
+    assert_eq!((d["code"].as_str(), d["line"].as_u64()), (Some("legacy_syntax"), Some(6)));
+}
+
+#[test]
 fn replay_reads_stdin() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(VIGIL)
