@@ -14,6 +14,7 @@
 //! ```
 
 mod condition;
+pub mod correlation;
 mod detection;
 
 use std::collections::HashMap;
@@ -128,6 +129,9 @@ impl fmt::Display for Level {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RuleMeta {
     pub id: String,
+    /// The rule's `name`, by which correlations and filters may refer to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub title: String,
     pub level: Level,
     pub status: Option<String>,
@@ -142,6 +146,186 @@ pub struct RuleMeta {
 struct Rule {
     meta: RuleMeta,
     detection: detection::Detection,
+    /// Global filters (Sigma filters) that apply to this rule: an event they match is not a hit.
+    filters: Vec<std::sync::Arc<detection::Detection>>,
+}
+
+/// A filter document, its targets not yet resolved.
+struct PendingFilter {
+    meta: RuleMeta,
+    targets: Vec<String>,
+    detection: detection::Detection,
+    line: usize,
+}
+
+/// A correlation document, its references not yet resolved.
+struct PendingCorrelation {
+    meta: RuleMeta,
+    parsed: correlation::Parsed,
+    line: usize,
+}
+
+fn diagnostic(meta: &RuleMeta, line: usize, severity: Severity, code: &'static str, message: String) -> Diagnostic {
+    Diagnostic {
+        origin: meta.origin.clone(),
+        line: Some(line),
+        rule: Some(meta.title.clone()),
+        severity,
+        code,
+        message,
+        hint: None,
+    }
+}
+
+/// Resolves each correlation's `rules` to detection rules or other correlations (by id or
+/// name), rejecting unknown references and cycles.
+fn resolve_correlations(
+    pending: Vec<PendingCorrelation>,
+    rules: &[Rule],
+    ids: &mut HashMap<String, String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Correlation> {
+    // Duplicate ids first: a correlation shares the id space with rules.
+    let mut kept = Vec::new();
+    for p in pending {
+        if let Some(first) = ids.get(&p.meta.id) {
+            let message = format!("rule id {} is already used by {first}", p.meta.id);
+            diagnostics.push(diagnostic(&p.meta, p.line, Severity::Error, "duplicate_id", message));
+            continue;
+        }
+        ids.insert(p.meta.id.clone(), p.meta.origin.clone());
+        kept.push(p);
+    }
+    let find_rule = |r: &str| rules.iter().position(|x| x.meta.id == r || x.meta.name.as_deref() == Some(r));
+    let find_corr = |r: &str| kept.iter().position(|x| x.meta.id == r || x.meta.name.as_deref() == Some(r));
+    let mut resolved: Vec<Option<Vec<RuleRef>>> = Vec::with_capacity(kept.len());
+    for p in &kept {
+        let mut refs = Vec::new();
+        let mut ok = true;
+        for r in &p.parsed.rule_names {
+            match (find_rule(r), find_corr(r)) {
+                (Some(i), _) => refs.push(RuleRef::Rule(i)),
+                (None, Some(i)) => refs.push(RuleRef::Correlation(i)),
+                (None, None) => {
+                    ok = false;
+                    diagnostics.push(Diagnostic {
+                        hint: Some(
+                            "load the rule it names with it (same folder, or a `---` document of the same file)".into(),
+                        ),
+                        ..diagnostic(
+                            &p.meta,
+                            p.line,
+                            Severity::Error,
+                            "unknown_rule_reference",
+                            format!("correlation names rule `{r}`, which no loaded rule has as its id or name"),
+                        )
+                    });
+                }
+            }
+        }
+        resolved.push(ok.then_some(refs));
+    }
+    // A correlation over a correlation that is rejected, or over itself through others, is
+    // rejected too.
+    let n = kept.len();
+    let mut state = vec![0u8; n]; // 0 unvisited, 1 in progress, 2 good, 3 bad
+    fn visit(i: usize, resolved: &[Option<Vec<RuleRef>>], state: &mut [u8]) -> bool {
+        match state[i] {
+            1 | 3 => return false,
+            2 => return true,
+            _ => {}
+        }
+        state[i] = 1;
+        let good = resolved[i].as_ref().is_some_and(|refs| {
+            refs.iter().all(|r| match r {
+                RuleRef::Rule(_) => true,
+                RuleRef::Correlation(j) => visit(*j, resolved, state),
+            })
+        });
+        state[i] = if good { 2 } else { 3 };
+        good
+    }
+    let good: Vec<bool> = (0..n).map(|i| visit(i, &resolved, &mut state)).collect();
+    // Indexes change as bad ones are dropped.
+    let mut new_index = vec![usize::MAX; n];
+    let mut next = 0;
+    for (i, g) in good.iter().enumerate() {
+        if *g {
+            new_index[i] = next;
+            next += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for ((p, refs), g) in kept.into_iter().zip(resolved).zip(&good) {
+        let Some(refs) = refs.filter(|_| *g) else {
+            if !diagnostics.iter().any(|d| d.origin == p.meta.origin && d.code == "unknown_rule_reference") {
+                diagnostics.push(diagnostic(
+                    &p.meta,
+                    p.line,
+                    Severity::Error,
+                    "bad_correlation",
+                    "correlation refers to itself through other correlations, or to one that did not load".into(),
+                ));
+            }
+            continue;
+        };
+        let rules = refs
+            .into_iter()
+            .map(|r| match r {
+                RuleRef::Correlation(j) => RuleRef::Correlation(new_index[j]),
+                r => r,
+            })
+            .collect();
+        let c = p.parsed;
+        out.push(Correlation {
+            meta: p.meta,
+            kind: c.kind,
+            rule_names: c.rule_names,
+            rules,
+            group_by: c.group_by,
+            timespan: c.timespan,
+            condition: c.condition,
+            field: c.field,
+            aliases: c.aliases,
+            generate: c.generate,
+        });
+    }
+    out
+}
+
+/// Attaches each filter to the rules it names whose logsource it fits.
+fn apply_filters(filters: Vec<PendingFilter>, rules: &mut [Rule], diagnostics: &mut Vec<Diagnostic>) {
+    for f in filters {
+        let detection = std::sync::Arc::new(f.detection);
+        for target in &f.targets {
+            let Some(rule) = rules.iter_mut().find(|r| r.meta.id == *target || r.meta.name.as_deref() == Some(target))
+            else {
+                diagnostics.push(diagnostic(
+                    &f.meta,
+                    f.line,
+                    Severity::Warning,
+                    "unknown_rule_reference",
+                    format!("filter names rule `{target}`, which is not loaded: the filter does nothing for it"),
+                ));
+                continue;
+            };
+            let fits = |fl: &Option<CompactString>, rl: &Option<CompactString>| {
+                fl.as_ref().is_none_or(|f| rl.as_ref().is_some_and(|r| f.eq_ignore_ascii_case(r)))
+            };
+            let (fl, rl) = (&f.meta.logsource, &rule.meta.logsource);
+            if !(fits(&fl.product, &rl.product) && fits(&fl.category, &rl.category) && fits(&fl.service, &rl.service)) {
+                diagnostics.push(diagnostic(
+                    &f.meta,
+                    f.line,
+                    Severity::Warning,
+                    "filter_logsource_mismatch",
+                    format!("filter's logsource does not fit rule `{target}`'s: not applied to it"),
+                ));
+                continue;
+            }
+            rule.filters.push(detection.clone());
+        }
+    }
 }
 
 impl Rule {
@@ -164,6 +348,7 @@ impl Rule {
     }
 }
 
+pub use correlation::{Correlation, CorrelationType, RuleRef, Threshold};
 pub use detection::Placeholders;
 
 /// How rules are compiled.
@@ -179,6 +364,7 @@ pub struct CompileOptions {
 /// A compiled, immutable set of detection rules.
 pub struct RuleSet {
     rules: Vec<Rule>,
+    correlations: Vec<Correlation>,
 }
 
 impl fmt::Debug for RuleSet {
@@ -198,6 +384,10 @@ struct RawLogSource {
 struct RawRule {
     #[serde(default, deserialize_with = "scalar_string")]
     title: Option<String>,
+    #[serde(default, deserialize_with = "scalar_string")]
+    name: Option<String>,
+    /// A correlation's `generate`, when written beside `correlation` rather than in it.
+    generate: Option<bool>,
     #[serde(default, deserialize_with = "scalar_string")]
     id: Option<String>,
     status: Option<String>,
@@ -325,6 +515,8 @@ impl RuleSet {
         let mut rules: Vec<Rule> = Vec::new();
         let mut diagnostics = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
+        let mut correlations: Vec<PendingCorrelation> = Vec::new();
+        let mut filters: Vec<PendingFilter> = Vec::new();
         for source in sources {
             // The first `action:` document of a file makes the rest of it a legacy collection.
             let mut legacy_collection: Option<String> = None;
@@ -379,35 +571,8 @@ impl RuleSet {
                     });
                     continue;
                 }
-                if raw.correlation.is_some() {
-                    diagnostics.push(diag(
-                        name,
-                        Severity::Error,
-                        "unsupported_correlation",
-                        "correlation rules are not supported yet".to_owned(),
-                    ));
-                    continue;
-                }
-                if raw.filter.is_some() {
-                    diagnostics.push(diag(
-                        name,
-                        Severity::Error,
-                        "unsupported_filter",
-                        "Sigma filter rules are not supported yet".to_owned(),
-                    ));
-                    continue;
-                }
                 let Some(title) = raw.title.clone() else {
                     diagnostics.push(diag(name, Severity::Error, "missing_field", "rule has no `title`".to_owned()));
-                    continue;
-                };
-                let Some(det) = &raw.detection else {
-                    diagnostics.push(diag(
-                        name,
-                        Severity::Error,
-                        "missing_field",
-                        "rule has no `detection`".to_owned(),
-                    ));
                     continue;
                 };
                 let level = match raw.level.as_deref() {
@@ -419,6 +584,103 @@ impl RuleSet {
                             continue;
                         }
                     },
+                };
+                let id = match raw.id.clone() {
+                    Some(id) => id,
+                    None => {
+                        diagnostics.push(diag(
+                            name.clone(),
+                            Severity::Warning,
+                            "missing_id",
+                            "rule has no `id`; its title is used as its id".to_owned(),
+                        ));
+                        title.clone()
+                    }
+                };
+                let author = match &raw.author {
+                    Some(serde_yaml_ng::Value::String(s)) => Some(s.clone()),
+                    Some(serde_yaml_ng::Value::Sequence(seq)) => {
+                        Some(seq.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "))
+                    }
+                    _ => None,
+                };
+                let lower = |s: Option<String>| s.map(|s| CompactString::from(s.to_ascii_lowercase()));
+                let logsource = raw
+                    .logsource
+                    .map(|l| LogSource {
+                        product: lower(l.product),
+                        category: lower(l.category),
+                        service: lower(l.service),
+                    })
+                    .unwrap_or_default();
+                let meta = RuleMeta {
+                    id: id.clone(),
+                    name: raw.name.clone(),
+                    title,
+                    level,
+                    status: raw.status,
+                    author,
+                    tags: raw.tags.unwrap_or_default(),
+                    description: raw.description,
+                    logsource,
+                    origin: origin.clone(),
+                };
+                let line = locate(&lines, "");
+
+                // A global filter: its selection and condition are excluded from the rules it names.
+                if let Some(filter) = &raw.filter {
+                    let Some(map) = filter.as_mapping() else {
+                        diagnostics.push(diag(
+                            name,
+                            Severity::Error,
+                            "bad_filter",
+                            "`filter` must be a map".to_owned(),
+                        ));
+                        continue;
+                    };
+                    let targets: Vec<String> = match map.get("rules") {
+                        Some(serde_yaml_ng::Value::String(s)) => vec![s.clone()],
+                        Some(serde_yaml_ng::Value::Sequence(seq)) => {
+                            seq.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    if targets.is_empty() {
+                        diagnostics.push(diag(
+                            name,
+                            Severity::Error,
+                            "bad_filter",
+                            "`filter.rules` must name the rules the filter applies to".to_owned(),
+                        ));
+                        continue;
+                    }
+                    let mut selection = map.clone();
+                    selection.remove("rules");
+                    let ctx = detection::Ctx::new(&options.placeholders);
+                    match detection::compile(&selection, &ctx) {
+                        Ok(d) => filters.push(PendingFilter { meta, targets, detection: d, line }),
+                        Err(e) => diagnostics.push(diag(name, Severity::Error, e.code, e.message)),
+                    }
+                    continue;
+                }
+                if let Some(section) = &raw.correlation {
+                    match correlation::parse(section) {
+                        Ok(mut parsed) => {
+                            parsed.generate |= raw.generate.unwrap_or(false);
+                            correlations.push(PendingCorrelation { meta, parsed, line });
+                        }
+                        Err((code, message)) => diagnostics.push(diag(name, Severity::Error, code, message)),
+                    }
+                    continue;
+                }
+                let Some(det) = &raw.detection else {
+                    diagnostics.push(diag(
+                        name,
+                        Severity::Error,
+                        "missing_field",
+                        "rule has no `detection`".to_owned(),
+                    ));
+                    continue;
                 };
                 let ctx = detection::Ctx::new(&options.placeholders);
                 let detection = match detection::compile(det, &ctx) {
@@ -443,18 +705,6 @@ impl RuleSet {
                         continue;
                     }
                 };
-                let id = match raw.id {
-                    Some(id) => id,
-                    None => {
-                        diagnostics.push(diag(
-                            name.clone(),
-                            Severity::Warning,
-                            "missing_id",
-                            "rule has no `id`; its title is used as its id".to_owned(),
-                        ));
-                        title.clone()
-                    }
-                };
                 if let Some(first) = ids.get(&id) {
                     diagnostics.push(diag(
                         name,
@@ -464,45 +714,23 @@ impl RuleSet {
                     ));
                     continue;
                 }
-                ids.insert(id.clone(), origin.clone());
-                let author = match raw.author {
-                    Some(serde_yaml_ng::Value::String(s)) => Some(s),
-                    Some(serde_yaml_ng::Value::Sequence(seq)) => {
-                        Some(seq.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "))
-                    }
-                    _ => None,
-                };
-                let lower = |s: Option<String>| s.map(|s| CompactString::from(s.to_ascii_lowercase()));
-                let logsource = raw
-                    .logsource
-                    .map(|l| LogSource {
-                        product: lower(l.product),
-                        category: lower(l.category),
-                        service: lower(l.service),
-                    })
-                    .unwrap_or_default();
-                rules.push(Rule {
-                    meta: RuleMeta {
-                        id,
-                        title,
-                        level,
-                        status: raw.status,
-                        author,
-                        tags: raw.tags.unwrap_or_default(),
-                        description: raw.description,
-                        logsource,
-                        origin: origin.clone(),
-                    },
-                    detection,
-                });
+                ids.insert(id, origin.clone());
+                rules.push(Rule { meta, detection, filters: Vec::new() });
             }
         }
-        (RuleSet { rules }, diagnostics)
+        let correlations = resolve_correlations(correlations, &rules, &mut ids, &mut diagnostics);
+        apply_filters(filters, &mut rules, &mut diagnostics);
+        (RuleSet { rules, correlations }, diagnostics)
     }
 
     /// The bundled rule pack alone. Its rules always compile (a unit test holds this).
     pub fn bundled() -> RuleSet {
         RuleSet::compile(bundled()).0
+    }
+
+    /// The correlation rules, validated, their references resolved.
+    pub fn correlations(&self) -> &[Correlation] {
+        &self.correlations
     }
 
     pub fn len(&self) -> usize {
@@ -526,7 +754,10 @@ impl RuleSet {
     /// Appends to `out` the index of every rule that matches `event`, in load order.
     pub fn matches(&self, event: &Event, out: &mut Vec<usize>) {
         for (i, rule) in self.rules.iter().enumerate() {
-            if rule.applies_to(&event.logsource) && rule.detection.matches(event) {
+            if rule.applies_to(&event.logsource)
+                && rule.detection.matches(event)
+                && !rule.filters.iter().any(|f| f.matches(event))
+            {
                 out.push(i);
             }
         }
@@ -732,11 +963,117 @@ mod tests {
             vec![
                 ("a.yml", "unknown_modifier"),
                 ("b.yml", "yaml"),
-                ("c.yml", "unsupported_correlation"),
+                ("c.yml", "missing_id"),
+                ("c.yml", "bad_correlation"),
                 ("d.yml", "legacy_syntax"),
                 ("f.yml", "duplicate_id"),
             ]
         );
         assert!(diags.iter().all(|d| !d.message.is_empty()));
+    }
+
+    const SPEC_EXAMPLE: &str = "title: Correlation - Multiple Failed Logins Followed by Successful Login
+id: b180ead8-d58f-40b2-ae54-c8940995b9b6
+correlation:
+    type: temporal_ordered
+    rules:
+        - multiple_failed_login
+        - successful_login
+    group-by:
+        - User
+    timespan: 10m
+level: high
+---
+title: Multiple failed logons
+id: a8418a5a-5fc4-46b5-b23b-6c73beb19d41
+name: multiple_failed_login
+correlation:
+    type: event_count
+    rules:
+        - failed_login
+    group-by:
+        - User
+    timespan: 10m
+    condition:
+        gte: 10
+---
+title: Single failed login
+id: 53ba33fd-3a50-4468-a5ef-c583635cfa92
+name: failed_login
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID:
+            - 529
+            - 4625
+    condition: selection
+---
+title: Successful login
+id: 4d0a2c83-c62c-4ed4-b475-c7e23a9269b8
+name: successful_login
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID:
+            - 528
+            - 4624
+    condition: selection
+";
+
+    #[test]
+    fn correlations_load_and_chain_by_name() {
+        let (set, diags) = RuleSet::compile(vec![RuleSource::new("brute.yml", SPEC_EXAMPLE)]);
+        assert!(diags.iter().all(|d| d.severity != Severity::Error), "{diags:?}");
+        assert_eq!(set.len(), 2);
+        let c = set.correlations();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].kind, CorrelationType::TemporalOrdered);
+        assert_eq!(c[0].rules, vec![RuleRef::Correlation(1), RuleRef::Rule(1)]);
+        assert_eq!(c[1].rules, vec![RuleRef::Rule(0)]);
+        assert_eq!(c[1].timespan, std::time::Duration::from_secs(600));
+        assert_eq!(c[0].condition.gte, Some(2.0));
+        assert_eq!(set.rule(0).and_then(|r| r.name.as_deref()), Some("failed_login"));
+    }
+
+    #[test]
+    fn bad_correlations_are_reported() {
+        let unknown = "title: c\nid: c1\ncorrelation:\n  type: event_count\n  rules: [nowhere]\n  timespan: 5m\n  condition: {gte: 2}\n";
+        let cycle = "title: a\nid: a1\nname: a\ncorrelation:\n  type: temporal\n  rules: [b, r]\n  timespan: 5m\n---\ntitle: b\nid: b1\nname: b\ncorrelation:\n  type: temporal\n  rules: [a, r]\n  timespan: 5m\n---\ntitle: r\nid: r1\nname: r\nlogsource: {product: linux}\ndetection:\n  s: {x: 1}\n  condition: s\n";
+        let (set, diags) =
+            RuleSet::compile(vec![RuleSource::new("u.yml", unknown), RuleSource::new("cycle.yml", cycle)]);
+        assert!(set.correlations().is_empty());
+        assert_eq!(set.len(), 1);
+        let codes: Vec<(&str, &str)> = diags.iter().map(|d| (d.origin.as_str(), d.code)).collect();
+        assert!(codes.contains(&("u.yml", "unknown_rule_reference")), "{codes:?}");
+        assert_eq!(codes.iter().filter(|(_, c)| *c == "bad_correlation").count(), 2, "{codes:?}");
+        let u = diags.iter().find(|d| d.code == "unknown_rule_reference").map(|d| (d.line, d.message.clone()));
+        assert!(u.is_some_and(|(line, m)| line == Some(1) && m.contains("`nowhere`")));
+    }
+
+    #[test]
+    fn filters_exclude_what_they_select_from_the_rules_they_name() {
+        let rule = "title: Sudo\nid: s1\nlogsource: {product: linux, service: sudo}\ndetection:\n  sel: {event: command}\n  condition: sel\n";
+        let filter = "title: Backups\nlogsource: {product: linux}\nfilter:\n  rules: [s1, missing]\n  selection:\n    user: backup\n  condition: selection\n";
+        let wrong = "title: Windows only\nlogsource: {product: windows}\nfilter:\n  rules: [s1]\n  selection: {user: alice}\n  condition: selection\n";
+        let (set, diags) = RuleSet::compile(vec![
+            RuleSource::new("r.yml", rule),
+            RuleSource::new("f.yml", filter),
+            RuleSource::new("w.yml", wrong),
+        ]);
+        let codes: Vec<(&str, &str)> = diags.iter().map(|d| (d.origin.as_str(), d.code)).collect();
+        assert!(
+            codes.contains(&("f.yml", "unknown_rule_reference"))
+                && codes.contains(&("w.yml", "filter_logsource_mismatch")),
+            "{codes:?}"
+        );
+        let line = |user: &str| {
+            format!("<85>Nov 23 10:00:00 h sudo: {user} : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls")
+        };
+        assert_eq!(titles(&set, &line("alice")), ["Sudo"]);
+        assert!(titles(&set, &line("backup")).is_empty(), "the filter excludes backup");
     }
 }

@@ -184,6 +184,13 @@ fn load_rules(bundled: bool, dirs: &[PathBuf], placeholders: &vigil_rules::Place
     report(&diagnostics);
     let rejected = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     eprintln!("vigil {who}: rules: {} loaded, {rejected} rejected", set.len());
+    if !set.correlations().is_empty() {
+        eprintln!(
+            "vigil {who}: {} correlation rules loaded and validated; correlations are not evaluated yet, so they \
+             raise no alerts (the rules they name still alert on their own)",
+            set.correlations().len()
+        );
+    }
     set
 }
 
