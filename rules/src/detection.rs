@@ -195,6 +195,30 @@ struct Item {
     field: Option<String>,
     values: Vec<ValueMatcher>,
     all: bool,
+    /// The item as the rule writes it (`Image|endswith`, or `keywords`), and each value as
+    /// written, for explanations.
+    key: String,
+    shown: Vec<String>,
+}
+
+fn shown(v: &Yaml) -> String {
+    match v {
+        Yaml::String(s) => format!("'{s}'"),
+        Yaml::Null => "null".into(),
+        Yaml::Bool(b) => b.to_string(),
+        Yaml::Number(n) => n.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Shortens a value for an explanation.
+fn clip(s: &str) -> String {
+    const MAX: usize = 120;
+    if s.chars().count() <= MAX {
+        format!("'{s}'")
+    } else {
+        format!("'{}...'", s.chars().take(MAX).collect::<String>())
+    }
 }
 
 impl Item {
@@ -215,6 +239,32 @@ impl Item {
                 }
             }
         }
+    }
+
+    /// Whether the item matches, and why, in a sentence.
+    fn explain(&self, event: &Event) -> (bool, String) {
+        let matched = self.matches(event);
+        let hit = |v: &Value| -> Option<&str> {
+            self.values.iter().zip(&self.shown).find(|(m, _)| m.matches(v, event)).map(|(_, s)| s.as_str())
+        };
+        let values = self.shown.join(", ");
+        let why = match &self.field {
+            Some(name) => match event.field(name) {
+                None => format!("`{}`: the event has no field `{name}`", self.key),
+                Some(v) if matched && !self.all => {
+                    format!("`{}`: {} matches {}", self.key, clip(&v.as_text()), hit(v).unwrap_or("the value"))
+                }
+                Some(v) if matched => format!("`{}`: {} matches all of {values}", self.key, clip(&v.as_text())),
+                Some(v) if self.all => format!("`{}`: {} does not match all of {values}", self.key, clip(&v.as_text())),
+                Some(v) => format!("`{}`: {} matches none of {values}", self.key, clip(&v.as_text())),
+            },
+            None => {
+                let verb = if matched { "found" } else { "not found" };
+                let quantifier = if self.all { "all of" } else { "any of" };
+                format!("keywords: {quantifier} {values} {verb} in the message")
+            }
+        };
+        (matched, why)
     }
 
     fn combine(&self, f: impl Fn(&ValueMatcher) -> bool) -> bool {
@@ -254,6 +304,34 @@ pub(crate) struct Detection {
 impl Detection {
     pub(crate) fn matches(&self, event: &Event) -> bool {
         self.eval(&self.condition, event)
+    }
+
+    /// Why the detection matches an event or not: each search identifier the condition uses,
+    /// with the items of its first matching alternative (or of every alternative, on a miss),
+    /// and the condition's result.
+    pub(crate) fn explain(&self, event: &Event) -> Vec<String> {
+        let mut out = Vec::new();
+        for search in &self.searches {
+            let matched = search.matches(event);
+            out.push(format!("{} `{}`", if matched { "matched:" } else { "no match:" }, search.name));
+            for (n, items) in search.alternatives.iter().enumerate() {
+                let results: Vec<(bool, String)> = items.iter().map(|i| i.explain(event)).collect();
+                let alt_matched = results.iter().all(|(m, _)| *m);
+                if matched && !alt_matched {
+                    continue;
+                }
+                if search.alternatives.len() > 1 {
+                    out.push(format!("  alternative {}:", n + 1));
+                }
+                for (m, why) in results {
+                    out.push(format!("  {} {why}", if m { "+" } else { "-" }));
+                }
+                if matched {
+                    break;
+                }
+            }
+        }
+        out
     }
 
     fn eval(&self, cond: &Cond, event: &Event) -> bool {
@@ -399,7 +477,8 @@ fn keywords(values: &[Yaml]) -> Result<Item, CompileError> {
         };
         matchers.push(text_matcher(&text, Cmp::Contains, false)?);
     }
-    Ok(Item { field: None, values: matchers, all: false })
+    let shown = values.iter().map(shown).collect();
+    Ok(Item { field: None, values: matchers, all: false, key: "keywords".into(), shown })
 }
 
 fn compile_map(map: &serde_yaml_ng::Mapping, placeholders: &Ctx<'_>) -> Result<Vec<Item>, CompileError> {
@@ -506,18 +585,21 @@ fn compile_item(key: &str, value: &Yaml, placeholders: &Ctx<'_>) -> Result<Item,
         ));
     }
     let mut matchers = Vec::new();
+    let mut shown_values = Vec::new();
     for v in values {
         if m.expand {
             for v in expand(v, placeholders)? {
                 matchers.push(value_matcher(&v, &m, key)?);
+                shown_values.push(shown(&v));
             }
         } else {
             matchers.push(value_matcher(v, &m, key)?);
+            shown_values.push(shown(v));
         }
     }
     // `neq` with a list: the value differs from every one of them.
     let all = m.all || m.neq;
-    Ok(Item { field: Some(field.to_owned()), values: matchers, all })
+    Ok(Item { field: Some(field.to_owned()), values: matchers, all, key: key.to_owned(), shown: shown_values })
 }
 
 /// `%name%` placeholders replaced by their values (a placeholder with several values gives a

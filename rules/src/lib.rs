@@ -16,6 +16,7 @@
 mod condition;
 pub mod correlation;
 mod detection;
+pub mod fixtures;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -733,6 +734,37 @@ impl RuleSet {
         &self.correlations
     }
 
+    /// Why rule `index` matches `event` or not, line by line: its logsource, then each search
+    /// identifier with the field, modifier and value that matched or failed, then the result.
+    /// `None` for an index out of range.
+    pub fn explain(&self, index: usize, event: &Event) -> Option<Vec<String>> {
+        let rule = self.rules.get(index)?;
+        let ls = |l: &LogSource| {
+            let parts: Vec<String> = [("product", &l.product), ("category", &l.category), ("service", &l.service)]
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}: {v}")))
+                .collect();
+            if parts.is_empty() { "any".to_owned() } else { parts.join(", ") }
+        };
+        if !rule.applies_to(&event.logsource) {
+            return Some(vec![format!(
+                "logsource: the rule is for {}; the event is {}: not evaluated",
+                ls(&rule.meta.logsource),
+                ls(&event.logsource)
+            )]);
+        }
+        let mut out = vec![format!("logsource: {} fits {}", ls(&event.logsource), ls(&rule.meta.logsource))];
+        out.extend(rule.detection.explain(event));
+        let detected = rule.detection.matches(event);
+        out.push(format!("condition: {}", if detected { "true" } else { "false" }));
+        for (n, f) in rule.filters.iter().enumerate() {
+            if f.matches(event) {
+                out.push(format!("filter {}: matches, so the event is excluded", n + 1));
+            }
+        }
+        Some(out)
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }
@@ -832,7 +864,9 @@ pub fn load_dir(dir: &Path) -> (Vec<RuleSource>, Vec<Diagnostic>) {
                 if !hidden {
                     pending.push(path);
                 }
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+                && !fixtures::is_fixture(&path)
+            {
                 files.push(path);
             }
         }

@@ -94,6 +94,22 @@ enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Test rules: with `--events`, which rules hit which events and why; without, run the
+    /// fixtures next to the rules (`RULE.tests.yml`: events that must and must not hit).
+    Test {
+        /// Folders or files of Sigma rules.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Log files to match (syslog, CEF, JSON lines...; `-` is stdin), instead of fixtures.
+        #[arg(long = "events", value_name = "FILE")]
+        events: Vec<String>,
+        /// Also say, for every rule an event did not hit, which part failed.
+        #[arg(long)]
+        explain: bool,
+        /// Configuration whose `[rules.placeholders]` and `syslog.timezone` apply.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Check Sigma rule folders or files: print every diagnostic (file:line, code, message,
     /// hint) and a summary; exit 1 when any rule does not load.
     Lint {
@@ -174,6 +190,9 @@ fn main() -> Result<std::process::ExitCode> {
             list(rules, no_bundled, json).map(ok)
         }
         Command::Rules { command: RulesCommand::Lint { paths, config, json } } => lint(paths, config, json),
+        Command::Rules { command: RulesCommand::Test { paths, events, explain, config } } => {
+            rules_test(paths, events, explain, config)
+        }
     }
 }
 
@@ -336,14 +355,11 @@ fn parse(files: Vec<String>, format: FormatArg, input: &InputArgs) -> Result<()>
     Ok(())
 }
 
-fn lint(paths: Vec<PathBuf>, config: Option<PathBuf>, json: bool) -> Result<std::process::ExitCode> {
-    let config = match &config {
-        Some(path) => Config::load(path)?,
-        None => Config::default_config()?,
-    };
+/// Rule sources from folders and files, and the diagnostics of what could not be read.
+fn rule_sources(paths: &[PathBuf]) -> Result<(Vec<vigil_rules::RuleSource>, Vec<Diagnostic>)> {
     let mut sources = Vec::new();
     let mut diagnostics = Vec::new();
-    for path in &paths {
+    for path in paths {
         if path.is_file() {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             sources.push(vigil_rules::RuleSource::new(path.display().to_string(), text));
@@ -353,6 +369,117 @@ fn lint(paths: Vec<PathBuf>, config: Option<PathBuf>, json: bool) -> Result<std:
             diagnostics.extend(d);
         }
     }
+    Ok((sources, diagnostics))
+}
+
+fn rules_test(
+    paths: Vec<PathBuf>,
+    events: Vec<String>,
+    explain: bool,
+    config: Option<PathBuf>,
+) -> Result<std::process::ExitCode> {
+    use std::io::BufRead;
+    let config = match &config {
+        Some(path) => Config::load(path)?,
+        None => Config::default_config()?,
+    };
+    let options = vigil_rules::CompileOptions { placeholders: config.rules.placeholders.clone() };
+    let mut ctx = vigil_parsers::ParseContext::new(chrono::Utc::now());
+    ctx.tz = config.syslog.timezone;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if events.is_empty() {
+        let fixtures = vigil_rules::fixtures::find(&paths);
+        if fixtures.is_empty() {
+            eprintln!("vigil rules test: no fixtures (RULE.tests.yml) under the paths given, and no --events");
+            return Ok(std::process::ExitCode::from(2));
+        }
+        let (mut passed, mut failed) = (0, 0);
+        for fixture in &fixtures {
+            let report = match vigil_rules::fixtures::run(fixture, &options, &ctx) {
+                Ok(r) => r,
+                Err(e) => {
+                    writeln!(out, "ERROR {e}")?;
+                    failed += 1;
+                    continue;
+                }
+            };
+            for d in &report.diagnostics {
+                writeln!(out, "{d}")?;
+            }
+            if report.rules == 0 {
+                writeln!(out, "FAIL {}: no rule of {} loaded", fixture.display(), report.rule_file.display())?;
+                failed += 1;
+                continue;
+            }
+            for case in &report.cases {
+                let what = if case.expect_match { "match" } else { "no_match" };
+                if case.passed {
+                    passed += 1;
+                    if explain {
+                        writeln!(out, "ok   {} {what} #{}", fixture.display(), case.index)?;
+                    }
+                    continue;
+                }
+                failed += 1;
+                let got = if case.hits.is_empty() { "no rule hit".to_owned() } else { case.hits.join(", ") };
+                writeln!(out, "FAIL {} {what} #{}: {got}\n     {}", fixture.display(), case.index, case.line)?;
+                for line in &case.explanation {
+                    writeln!(out, "       {line}")?;
+                }
+            }
+        }
+        out.flush()?;
+        eprintln!("vigil rules test: {} fixtures, {passed} cases passed, {failed} failed", fixtures.len());
+        return Ok(if failed > 0 { std::process::ExitCode::from(1) } else { std::process::ExitCode::SUCCESS });
+    }
+    let (sources, io) = rule_sources(&paths)?;
+    report(&io);
+    let (set, diagnostics) = RuleSet::compile_with(sources, &options);
+    report(&diagnostics);
+    let (mut lines, mut hits) = (0u64, 0u64);
+    for name in &events {
+        let reader: Box<dyn std::io::Read> = if name == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(std::fs::File::open(name).with_context(|| format!("cannot open {name}"))?)
+        };
+        for (n, line) in std::io::BufReader::new(reader).split(b'\n').enumerate() {
+            let line = line.with_context(|| format!("cannot read {name}"))?;
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\r', '\n']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            lines += 1;
+            let event = vigil_parsers::parse_text(text, &ctx, InputFormat::Auto)
+                .unwrap_or_else(|_| vigil_parsers::unparsed(text.as_bytes(), &ctx));
+            let mut hit = Vec::new();
+            set.matches(&event, &mut hit);
+            for i in 0..set.len() {
+                let (Some(rule), is_hit) = (set.rule(i), hit.contains(&i)) else { continue };
+                if !is_hit && !explain {
+                    continue;
+                }
+                hits += u64::from(is_hit);
+                let tag = if is_hit { "HIT " } else { "MISS" };
+                writeln!(out, "{tag} {name}:{} {} [{}]", n + 1, rule.title, rule.id)?;
+                for why in set.explain(i, &event).unwrap_or_default() {
+                    writeln!(out, "       {why}")?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    eprintln!("vigil rules test: {} rules, {lines} events, {hits} hits", set.len());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn lint(paths: Vec<PathBuf>, config: Option<PathBuf>, json: bool) -> Result<std::process::ExitCode> {
+    let config = match &config {
+        Some(path) => Config::load(path)?,
+        None => Config::default_config()?,
+    };
+    let (sources, mut diagnostics) = rule_sources(&paths)?;
     let files = sources.len();
     let options = vigil_rules::CompileOptions { placeholders: config.rules.placeholders.clone() };
     let (set, d) = RuleSet::compile_with(sources, &options);

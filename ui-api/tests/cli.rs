@@ -168,6 +168,47 @@ fn rules_lint_reports_file_line_code_and_hint_and_fails_on_errors() {
 }
 
 #[test]
+fn rules_test_runs_fixtures_and_explains_hits_and_misses() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(rules.join("whoami.yml"), WIN_RULE).expect("write");
+    let hit = r#"{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\Windows\\System32\\whoami.exe", "ParentImage": "C:\\Windows\\System32\\cmd.exe", "User": "TINH\\an"}"#;
+    let system = hit.replace("TINH", "NT AUTHORITY").replace("\\\\an", "\\\\SYSTEM");
+    let fixture = format!("match:\n  - '{hit}'\nno_match:\n  - '{system}'\n");
+    std::fs::write(rules.join("whoami.tests.yml"), &fixture).expect("write");
+    let run = |args: &[&str]| Command::new(VIGIL).args(args).current_dir(dir.path()).output().expect("run");
+
+    // The fixture file is not read as a rule, and its cases pass.
+    let out = run(&["rules", "lint", "rules"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(&["rules", "test", "rules"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains("1 fixtures, 2 cases passed, 0 failed"), "{stderr}");
+
+    // A case that fails is named, with why.
+    std::fs::write(rules.join("whoami.tests.yml"), format!("match:\n  - '{system}'\n")).expect("write");
+    let out = run(&["rules", "test", "rules"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL") && stdout.contains("matched: `filter_system`"), "{stdout}");
+
+    // Against an events file: the hit with the field, modifier and value that matched; with
+    // --explain, the miss with what failed.
+    std::fs::write(dir.path().join("events.ndjson"), format!("{hit}\n{system}\n")).expect("write");
+    let out = run(&["rules", "test", "rules", "--events", "events.ndjson", "--explain"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("HIT  events.ndjson:1 Whoami Run by a Shell"), "{stdout}");
+    assert!(
+        stdout.contains("`Image|endswith`: 'C:\\Windows\\System32\\whoami.exe' matches '\\whoami.exe'"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("MISS events.ndjson:2 Whoami Run by a Shell"), "{stdout}");
+    assert!(stdout.contains("+ `User|contains`: 'NT AUTHORITY\\SYSTEM' matches 'SYSTEM'"), "{stdout}");
+}
+
+#[test]
 fn replay_reads_stdin() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(VIGIL)
