@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use vigil_parsers::{InputFormat, ParseContext};
-use vigil_rules::RuleSet;
+use vigil_rules::{RuleSet, Scratch};
 
 use crate::alert::{Alert, AlertSource};
 use crate::sources::{Resolution, Source, SourceMap};
@@ -113,9 +113,14 @@ impl Detector {
     /// counted and still matched, as an unparsed event, so keyword rules see it. `None` when
     /// the message was skipped (see [`Detector::parse`]).
     pub fn detect(&self, input: &Input, stats: &Stats) -> Option<Vec<Alert>> {
+        self.detect_with(input, &mut self.rules.scratch(), stats)
+    }
+
+    /// [`Detector::detect`] with a worker's own matching scratch (see [`RuleSet::scratch`]).
+    pub fn detect_with(&self, input: &Input, scratch: &mut Scratch<'_>, stats: &Stats) -> Option<Vec<Alert>> {
         let event = self.parse(input, stats)?;
         let mut hits = Vec::new();
-        self.rules.matches(&event, &mut hits);
+        self.rules.matches_with(&event, scratch, &mut hits);
         Some(
             hits.iter()
                 .filter_map(|&i| self.rules.rule(i))
@@ -128,7 +133,10 @@ impl Detector {
     /// is updated before `processed`, so a reader who sees every event processed also sees
     /// every alert counted.
     pub fn detect_batch(&self, batch: &[Input], stats: &Stats) -> Vec<Alert> {
-        let per_input: Vec<Option<Vec<Alert>>> = batch.par_iter().map(|input| self.detect(input, stats)).collect();
+        let per_input: Vec<Option<Vec<Alert>>> = batch
+            .par_iter()
+            .map_init(|| self.rules.scratch(), |scratch, input| self.detect_with(input, scratch, stats))
+            .collect();
         let processed = per_input.iter().filter(|r| r.is_some()).count();
         let alerts: Vec<Alert> = per_input.into_iter().flatten().flatten().collect();
         Stats::add(&stats.alerts, alerts.len() as u64);

@@ -80,7 +80,7 @@ pub type Fields = BTreeMap<FieldName, Value>;
 /// logsource: a rule that names a product, category or service never matches an event whose
 /// logsource lacks it or says otherwise. The names are short: they are kept inline, without a
 /// heap allocation per event.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LogSource {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<CompactString>,

@@ -86,8 +86,9 @@ enum ValueMatcher {
         cmp: Cmp,
         cased: bool,
     },
-    /// Wildcards, or `|re`.
-    Regex(Regex),
+    /// Wildcards, or `|re`; for wildcards, the longest literal part (lowercase unless cased),
+    /// which every match contains.
+    Regex(Regex, Option<String>),
     Number(f64),
     Bool(bool),
     /// `null`: the field is absent or null.
@@ -120,7 +121,7 @@ impl ValueMatcher {
                 let text = value.as_text();
                 if *cased { compare(&text, needle, *cmp) } else { compare_ci(&text, needle, *cmp) }
             }
-            ValueMatcher::Regex(re) => !value.is_null() && re.is_match(&value.as_text()),
+            ValueMatcher::Regex(re, _) => !value.is_null() && re.is_match(&value.as_text()),
             ValueMatcher::Number(n) => value.as_f64() == Some(*n),
             ValueMatcher::Bool(b) => match value {
                 Value::Bool(v) => v == b,
@@ -150,6 +151,23 @@ impl ValueMatcher {
             ValueMatcher::Not(m) => !m.matches(value, event),
             ValueMatcher::Time(part, m) => part.of(value).is_some_and(|v| m.matches(&v, event)),
             ValueMatcher::Any(ms) => ms.iter().any(|m| m.matches(value, event)),
+        }
+    }
+
+    /// Literals one of which occurs (case-insensitively) in every value this matches; `None`
+    /// when there is no such set.
+    fn literals(&self) -> Option<Vec<String>> {
+        match self {
+            ValueMatcher::Text { needle, cased: false, .. } if !needle.is_empty() => Some(vec![needle.clone()]),
+            ValueMatcher::Regex(_, Some(literal)) => Some(vec![literal.clone()]),
+            ValueMatcher::Any(ms) => {
+                let mut all = Vec::new();
+                for m in ms {
+                    all.extend(m.literals()?);
+                }
+                Some(all)
+            }
+            _ => None,
         }
     }
 
@@ -241,6 +259,23 @@ impl Item {
         }
     }
 
+    /// Literals one of which occurs in the event's values whenever the item matches.
+    fn literals(&self) -> Option<Vec<String>> {
+        if self.values.is_empty() {
+            return None;
+        }
+        if self.all {
+            // Every value must match: any one value's literals will do; take the best.
+            best(self.values.iter().filter_map(ValueMatcher::literals))
+        } else {
+            let mut all = Vec::new();
+            for v in &self.values {
+                all.extend(v.literals()?);
+            }
+            Some(all)
+        }
+    }
+
     /// Whether the item matches, and why, in a sentence.
     fn explain(&self, event: &Event) -> (bool, String) {
         let matched = self.matches(event);
@@ -279,7 +314,20 @@ pub(crate) struct Search {
     alternatives: Vec<Vec<Item>>,
 }
 
+/// The most selective of several literal sets: the one whose shortest literal is longest.
+fn best(sets: impl Iterator<Item = Vec<String>>) -> Option<Vec<String>> {
+    sets.max_by_key(|set| (set.iter().map(String::len).min().unwrap_or(0), usize::MAX - set.len()))
+}
+
 impl Search {
+    fn literals(&self) -> Option<Vec<String>> {
+        let mut all = Vec::new();
+        for items in &self.alternatives {
+            all.extend(best(items.iter().filter_map(Item::literals))?);
+        }
+        Some(all)
+    }
+
     fn matches(&self, event: &Event) -> bool {
         self.alternatives.iter().any(|items| items.iter().all(|i| i.matches(event)))
     }
@@ -304,6 +352,31 @@ pub(crate) struct Detection {
 impl Detection {
     pub(crate) fn matches(&self, event: &Event) -> bool {
         self.eval(&self.condition, event)
+    }
+
+    /// Literals one of which occurs in the event's values whenever the detection matches: what
+    /// the prefilter looks for. `None` when the condition gives none (a `not` alone, a
+    /// comparison, a regular expression): the rule is then evaluated on every event of its
+    /// logsource.
+    pub(crate) fn literals(&self) -> Option<Vec<String>> {
+        fn cond(c: &Cond, searches: &[Search]) -> Option<Vec<String>> {
+            match c {
+                Cond::Search(i) => searches.get(*i)?.literals(),
+                Cond::Not(_) => None,
+                Cond::And(cs) => best(cs.iter().filter_map(|c| cond(c, searches))),
+                Cond::Or(cs) => {
+                    let mut all = Vec::new();
+                    for c in cs {
+                        all.extend(cond(c, searches)?);
+                    }
+                    Some(all)
+                }
+            }
+        }
+        let mut set = cond(&self.condition, &self.searches)?;
+        set.sort();
+        set.dedup();
+        Some(set).filter(|s| !s.is_empty())
     }
 
     /// Why the detection matches an event or not: each search identifier the condition uses,
@@ -747,7 +820,7 @@ fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher
             .size_limit(1 << 22)
             .build()
             .map_err(|e| err("bad_regex", format!("`{key}`: {e}")))?;
-        out.push(ValueMatcher::Regex(re));
+        out.push(ValueMatcher::Regex(re, None));
         return Ok(());
     }
     let cmp = m.cmp.unwrap_or(Cmp::Exact);
@@ -832,8 +905,16 @@ fn text_matcher(text: &str, cmp: Cmp, cased: bool) -> Result<ValueMatcher, Compi
     if matches!(cmp, Cmp::Exact | Cmp::EndsWith) {
         pattern.push('$');
     }
+    // The prefilter looks for the longest literal part, case-insensitively: only ASCII, whose
+    // case folding the prefilter reproduces exactly.
+    let literal = tokens
+        .iter()
+        .filter_map(|t| if let Token::Lit(s) = t { Some(s) } else { None })
+        .max_by_key(|s| s.len())
+        .filter(|s| !cased && s.is_ascii() && !s.is_empty())
+        .map(|s| s.to_ascii_lowercase());
     Regex::new(&pattern)
-        .map(ValueMatcher::Regex)
+        .map(|re| ValueMatcher::Regex(re, literal))
         .map_err(|e| err("bad_value", format!("wildcard pattern {text:?}: {e}")))
 }
 

@@ -116,6 +116,7 @@ pub fn run(fixture: &Path, options: &CompileOptions, ctx: &ParseContext) -> Resu
     let (set, diagnostics) =
         RuleSet::compile_with(vec![RuleSource::new(rule_file.display().to_string(), rule_text)], options);
     let mut cases = Vec::new();
+    let mut scratch = set.scratch();
     for (key, expect_match) in [("match", true), ("no_match", false)] {
         let entries = match map.get(key) {
             None | Some(Yaml::Null) => continue,
@@ -131,7 +132,7 @@ pub fn run(fixture: &Path, options: &CompileOptions, ctx: &ParseContext) -> Resu
             let event = vigil_parsers::parse_text(&line, ctx, InputFormat::Auto)
                 .unwrap_or_else(|_| vigil_parsers::unparsed(line.as_bytes(), ctx));
             let mut hit_indexes = Vec::new();
-            set.matches(&event, &mut hit_indexes);
+            set.matches_with(&event, &mut scratch, &mut hit_indexes);
             let hits: Vec<String> = hit_indexes.iter().filter_map(|&i| set.rule(i)).map(|r| r.title.clone()).collect();
             let mut explanation = Vec::new();
             for i in 0..set.len() {

@@ -17,6 +17,7 @@ mod condition;
 pub mod correlation;
 mod detection;
 pub mod fixtures;
+mod prefilter;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -351,6 +352,7 @@ impl Rule {
 
 pub use correlation::{Correlation, CorrelationType, RuleRef, Threshold};
 pub use detection::Placeholders;
+pub use prefilter::Scratch;
 
 /// How rules are compiled.
 #[derive(Clone, Debug, Default)]
@@ -366,6 +368,7 @@ pub struct CompileOptions {
 pub struct RuleSet {
     rules: Vec<Rule>,
     correlations: Vec<Correlation>,
+    prefilter: prefilter::Prefilter,
 }
 
 impl fmt::Debug for RuleSet {
@@ -721,7 +724,25 @@ impl RuleSet {
         }
         let correlations = resolve_correlations(correlations, &rules, &mut ids, &mut diagnostics);
         apply_filters(filters, &mut rules, &mut diagnostics);
-        (RuleSet { rules, correlations }, diagnostics)
+        let requirements: Vec<_> = rules.iter().map(|r| r.detection.literals()).collect();
+        let prefilter = match prefilter::Prefilter::build(&requirements) {
+            Ok(p) => p,
+            Err(message) => {
+                // Still correct without it, only slower: every rule is evaluated.
+                diagnostics.push(Diagnostic {
+                    origin: "prefilter".into(),
+                    line: None,
+                    rule: None,
+                    severity: Severity::Warning,
+                    code: "prefilter",
+                    message,
+                    hint: None,
+                });
+                let none = vec![None; rules.len()];
+                prefilter::Prefilter::build(&none).unwrap_or_else(|_| unreachable!("no literals, no database"))
+            }
+        };
+        (RuleSet { rules, correlations, prefilter }, diagnostics)
     }
 
     /// The bundled rule pack alone. Its rules always compile (a unit test holds this).
@@ -784,6 +805,37 @@ impl RuleSet {
     }
 
     /// Appends to `out` the index of every rule that matches `event`, in load order.
+    /// Per-thread matching state for [`RuleSet::matches_with`].
+    pub fn scratch(&self) -> Scratch<'_> {
+        Scratch::new(&self.prefilter, self.rules.len())
+    }
+
+    /// How many distinct literals the prefilter scans for, and how many rules have none (and
+    /// are evaluated on every event of their logsource).
+    pub fn prefilter_stats(&self) -> (usize, usize) {
+        (self.prefilter.literals, self.prefilter.always_count())
+    }
+
+    /// The indexes of the rules that match `event`, in rule order, appended to `out`: the
+    /// event is scanned once for every rule's literals, and only the rules that apply to its
+    /// logsource and whose literals occur (or that have none) are evaluated exactly.
+    pub fn matches_with(&self, event: &Event, scratch: &mut Scratch<'_>, out: &mut Vec<usize>) {
+        let candidates = scratch
+            .candidates(&self.prefilter, event, |i| self.rules.get(i).is_some_and(|r| r.applies_to(&event.logsource)));
+        for &i in candidates {
+            let i = i as usize;
+            if let Some(rule) = self.rules.get(i)
+                && rule.detection.matches(event)
+                && !rule.filters.iter().any(|f| f.matches(event))
+            {
+                out.push(i);
+            }
+        }
+    }
+
+    /// The reference interpreter: every rule, one by one, no prefilter. Gives the same result
+    /// as [`RuleSet::matches_with`] (a test holds this over SigmaHQ's rules and real events);
+    /// use that one to match many events.
     pub fn matches(&self, event: &Event, out: &mut Vec<usize>) {
         for (i, rule) in self.rules.iter().enumerate() {
             if rule.applies_to(&event.logsource)

@@ -72,9 +72,12 @@ fn sigmahq_regression_cases_trigger_their_rules() {
             events += 1;
             let event = vigil_parsers::parse(value.to_string().as_bytes(), &ctx, InputFormat::Json)
                 .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            let mut out = Vec::new();
-            set.matches(&event, &mut out);
-            hit |= !out.is_empty();
+            // The production path (prefilter, then exact matching) and the reference interpreter.
+            let (mut fast, mut reference) = (Vec::new(), Vec::new());
+            set.matches_with(&event, &mut set.scratch(), &mut fast);
+            set.matches(&event, &mut reference);
+            assert_eq!(fast, reference, "{}: prefiltered and reference matchers disagree", file.display());
+            hit |= !fast.is_empty();
         }
         if hit {
             passed += 1;

@@ -437,6 +437,7 @@ fn rules_test(
     let (set, diagnostics) = RuleSet::compile_with(sources, &options);
     report(&diagnostics);
     let (mut lines, mut hits) = (0u64, 0u64);
+    let mut scratch = set.scratch();
     for name in &events {
         let reader: Box<dyn std::io::Read> = if name == "-" {
             Box::new(std::io::stdin())
@@ -454,7 +455,7 @@ fn rules_test(
             let event = vigil_parsers::parse_text(text, &ctx, InputFormat::Auto)
                 .unwrap_or_else(|_| vigil_parsers::unparsed(text.as_bytes(), &ctx));
             let mut hit = Vec::new();
-            set.matches(&event, &mut hit);
+            set.matches_with(&event, &mut scratch, &mut hit);
             for i in 0..set.len() {
                 let (Some(rule), is_hit) = (set.rule(i), hit.contains(&i)) else { continue };
                 if !is_hit && !explain {
