@@ -820,6 +820,10 @@ impl RuleSet {
     /// event is scanned once for every rule's literals, and only the rules that apply to its
     /// logsource and whose literals occur (or that have none) are evaluated exactly.
     pub fn matches_with(&self, event: &Event, scratch: &mut Scratch<'_>, out: &mut Vec<usize>) {
+        if !self.prefilter.scans() {
+            // Too few rules for a prefilter to pay: each is checked directly.
+            return self.matches(event, out);
+        }
         let candidates = scratch
             .candidates(&self.prefilter, event, |i| self.rules.get(i).is_some_and(|r| r.applies_to(&event.logsource)));
         for &i in candidates {
@@ -1161,5 +1165,58 @@ detection:
         };
         assert_eq!(titles(&set, &line("alice")), ["Sudo"]);
         assert!(titles(&set, &line("backup")).is_empty(), "the filter excludes backup");
+    }
+
+    /// The prefilter against the reference interpreter without the corpus: enough generated
+    /// rules to build a prefilter, of every shape it treats differently.
+    #[test]
+    fn prefilter_agrees_with_the_reference_on_generated_rules() {
+        let shapes = [
+            "sel:\n    message|contains: 'failed password for {w}'\n  condition: sel",
+            "sel:\n    message|startswith: 'Accepted {w}'\n  condition: sel",
+            "sel:\n    user|endswith: '{w}'\n  condition: sel",
+            "sel:\n    message|contains|all: ['{w}', 'port']\n  condition: sel",
+            "sel:\n    message: '*from*{w}*'\n  condition: sel",
+            "keywords:\n    - 'invalid user {w}'\n  condition: keywords",
+            "sel:\n    message|contains: 'password'\n  filter:\n    user: '{w}'\n  condition: sel and not filter",
+            "sel:\n    user|re: '^{w}$'\n  condition: sel",
+            "sel:\n    src_port|gte: 50000\n    user: '{w}'\n  condition: sel",
+            "sel:\n    user|cased: '{w}'\n  condition: sel",
+            "a:\n    user: '{w}'\n  b:\n    src_ip|cidr: 203.0.113.0/24\n  condition: a or b",
+            "sel:\n    message|contains: 'ĐĂNG NHẬP {w}'\n  condition: sel",
+        ];
+        let words = ["root", "alice", "bob", "oracle", "admin", "an.nguyen", "ſystem", "K8s"];
+        let mut sources = Vec::new();
+        for (i, shape) in shapes.iter().enumerate() {
+            for (j, w) in words.iter().enumerate() {
+                let detection = shape.replace("{w}", w);
+                sources.push(RuleSource::new(
+                    format!("g{i}_{j}.yml"),
+                    format!("title: g{i}_{j}\nid: g{i}_{j}\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  {detection}\n"),
+                ));
+            }
+        }
+        let (set, diags) = RuleSet::compile(sources);
+        assert!(diags.iter().all(|d| d.severity != Severity::Error), "{diags:?}");
+        assert!(set.prefilter.scans(), "{} rules make a prefilter", set.len());
+        let mut scratch = set.scratch();
+        let mut hits = 0;
+        for user in words.iter().chain(&["ROOT", "Alice", "system", "k8s", "nobody", "đăng nhập"]) {
+            for line in [
+                format!("<38>Nov 23 10:00:01 h sshd[1]: Failed password for {user} from 203.0.113.9 port 52044 ssh2"),
+                format!("<38>Nov 23 10:00:01 h sshd[1]: Accepted publickey for {user} from 10.0.0.1 port 22 ssh2"),
+                format!("<38>Nov 23 10:00:01 h sshd[1]: Invalid user {user} from 198.51.100.1 port 60000"),
+                format!("<38>Nov 23 10:00:01 h sshd[1]: Đăng nhập {user} thất bại"),
+                format!("<38>Nov 23 10:00:01 h myapp: Failed password for {user} from 203.0.113.9 port 1 ssh2"),
+            ] {
+                let event = parse(&line);
+                let (mut reference, mut fast) = (Vec::new(), Vec::new());
+                set.matches(&event, &mut reference);
+                set.matches_with(&event, &mut scratch, &mut fast);
+                assert_eq!(reference, fast, "{line}");
+                hits += fast.len();
+            }
+        }
+        assert!(hits > 50, "the events hit the rules ({hits} hits)");
     }
 }

@@ -16,6 +16,10 @@ use std::collections::HashMap;
 use vectorscan_rs::{BlockDatabase, BlockScanner, Flag, Pattern, Scan};
 use vigil_parsers::{Event, LogSource};
 
+/// Below this many rules there is no prefilter: every rule of the event's logsource is
+/// evaluated.
+pub(crate) const MIN_RULES: usize = 64;
+
 /// The compiled prefilter of a rule set.
 pub(crate) struct Prefilter {
     db: Option<BlockDatabase>,
@@ -47,12 +51,22 @@ fn pattern(literal: &str) -> Vec<u8> {
 
 impl Prefilter {
     /// Builds the prefilter from each rule's literal set (`None`: no prefilter for that rule).
+    /// Whether there is a database to scan (enough rules with literals).
+    pub(crate) fn scans(&self) -> bool {
+        self.db.is_some()
+    }
+
     pub(crate) fn always_count(&self) -> usize {
         self.always.len()
     }
 
     pub(crate) fn build(requirements: &[Option<Vec<String>>]) -> Result<Prefilter, String> {
-        let mut ids: HashMap<&str, u32> = HashMap::new();
+        // A few rules are cheaper to evaluate than an event is to scan (BENCHMARKS.md).
+        if requirements.len() < MIN_RULES {
+            let always = (0..requirements.len() as u32).collect();
+            return Ok(Prefilter { db: None, rules_of: Vec::new(), always, literals: 0 });
+        }
+        let mut ids: HashMap<String, u32> = HashMap::new();
         let mut rules_of: Vec<Vec<u32>> = Vec::new();
         let mut always = Vec::new();
         let mut patterns = Vec::new();
@@ -62,10 +76,16 @@ impl Prefilter {
                 None => always.push(rule),
                 Some(literals) => {
                     for literal in literals {
-                        let id = *ids.entry(literal.as_str()).or_insert_with(|| {
+                        // The scanned text has `ſ` as `s`: so must the literals.
+                        let literal = literal.replace('ſ', "s");
+                        let id = *ids.entry(literal.clone()).or_insert_with(|| {
                             let id = rules_of.len() as u32;
                             rules_of.push(Vec::new());
-                            patterns.push(Pattern::new(pattern(literal), Flag::CASELESS | Flag::SINGLEMATCH, Some(id)));
+                            patterns.push(Pattern::new(
+                                pattern(&literal),
+                                Flag::CASELESS | Flag::SINGLEMATCH,
+                                Some(id),
+                            ));
                             id
                         });
                         if rules_of[id as usize].last() != Some(&rule) {
