@@ -216,6 +216,25 @@ fn access_log_event(text: &str, ctx: &ParseContext) -> Option<Event> {
     Some(event)
 }
 
+/// Helpers for the parsers' unit tests: a line parsed at a fixed receive time, and a field as
+/// text.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use chrono::{TimeZone, Utc};
+
+    use crate::{InputFormat, ParseContext};
+
+    pub(crate) fn parse(line: &str) -> crate::Event {
+        let ctx = ParseContext::new(Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).single().unwrap_or_default());
+        crate::parse(line.as_bytes(), &ctx, InputFormat::Auto).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    /// A field's text; empty when absent.
+    pub(crate) fn f(e: &crate::Event, name: &str) -> String {
+        e.field(name).map(|v| v.as_text().into_owned()).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,18 +170,7 @@ pub fn apply(msg: &str, event: &mut Event) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
-
-    use crate::{InputFormat, ParseContext};
-
-    fn parse(line: &str) -> crate::Event {
-        let ctx = ParseContext::new(Utc.with_ymd_and_hms(2026, 11, 23, 3, 0, 0).single().unwrap_or_default());
-        crate::parse(line.as_bytes(), &ctx, InputFormat::Auto).unwrap_or_else(|e| panic!("{line}: {e}"))
-    }
-
-    fn f(e: &crate::Event, name: &str) -> String {
-        e.field(name).map(|v| v.as_text().into_owned()).unwrap_or_default()
-    }
+    use crate::test_util::{f, parse};
 
     #[test]
     fn threat_log() {
