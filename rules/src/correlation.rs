@@ -106,11 +106,18 @@ pub enum RuleRef {
 #[derive(Clone, Debug, Serialize)]
 pub struct Correlation {
     pub meta: crate::RuleMeta,
+    /// The `correlation` section as written.
+    pub spec: Spec,
+    /// `spec.rule_names`, resolved.
+    pub rules: Vec<RuleRef>,
+}
+
+/// A `correlation` section, read and checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct Spec {
     pub kind: CorrelationType,
     /// The `rules` entries as written (ids or names).
     pub rule_names: Vec<String>,
-    /// The same, resolved.
-    pub rules: Vec<RuleRef>,
     pub group_by: Vec<String>,
     pub timespan: Duration,
     pub condition: Threshold,
@@ -119,18 +126,6 @@ pub struct Correlation {
     /// alias -> (rule name -> field name).
     pub aliases: BTreeMap<String, BTreeMap<String, String>>,
     /// Whether the referenced rules also alert on their own.
-    pub generate: bool,
-}
-
-/// A correlation read from YAML, its references not yet resolved.
-pub(crate) struct Parsed {
-    pub kind: CorrelationType,
-    pub rule_names: Vec<String>,
-    pub group_by: Vec<String>,
-    pub timespan: Duration,
-    pub condition: Threshold,
-    pub field: Option<String>,
-    pub aliases: BTreeMap<String, BTreeMap<String, String>>,
     pub generate: bool,
 }
 
@@ -158,7 +153,7 @@ fn strings(v: &Yaml) -> Option<Vec<String>> {
 }
 
 /// Reads and checks a `correlation:` section. Errors are (code, message).
-pub(crate) fn parse(section: &Yaml) -> Result<Parsed, (&'static str, String)> {
+pub(crate) fn parse(section: &Yaml) -> Result<Spec, (&'static str, String)> {
     let bad = |m: String| ("bad_correlation", m);
     let Yaml::Mapping(map) = section else { return Err(bad("`correlation` must be a map".into())) };
     for key in map.keys() {
@@ -262,7 +257,7 @@ pub(crate) fn parse(section: &Yaml) -> Result<Parsed, (&'static str, String)> {
         Some(Yaml::Bool(b)) => *b,
         Some(_) => return Err(bad("`generate` must be true or false".into())),
     };
-    Ok(Parsed { kind, rule_names, group_by, timespan, condition, field: field.map(str::to_owned), aliases, generate })
+    Ok(Spec { kind, rule_names, group_by, timespan, condition, field: field.map(str::to_owned), aliases, generate })
 }
 
 #[cfg(test)]

@@ -163,7 +163,7 @@ struct PendingFilter {
 /// A correlation document, its references not yet resolved.
 struct PendingCorrelation {
     meta: RuleMeta,
-    parsed: correlation::Parsed,
+    parsed: correlation::Spec,
     line: usize,
 }
 
@@ -278,19 +278,7 @@ fn resolve_correlations(
                 r => r,
             })
             .collect();
-        let c = p.parsed;
-        out.push(Correlation {
-            meta: p.meta,
-            kind: c.kind,
-            rule_names: c.rule_names,
-            rules,
-            group_by: c.group_by,
-            timespan: c.timespan,
-            condition: c.condition,
-            field: c.field,
-            aliases: c.aliases,
-            generate: c.generate,
-        });
+        out.push(Correlation { meta: p.meta, spec: p.parsed, rules });
     }
     out
 }
@@ -350,7 +338,7 @@ impl Rule {
     }
 }
 
-pub use correlation::{Correlation, CorrelationType, RuleRef, Threshold};
+pub use correlation::{Correlation, CorrelationType, RuleRef, Spec, Threshold};
 pub use detection::Placeholders;
 pub use prefilter::Scratch;
 
@@ -1121,11 +1109,11 @@ detection:
         assert_eq!(set.len(), 2);
         let c = set.correlations();
         assert_eq!(c.len(), 2);
-        assert_eq!(c[0].kind, CorrelationType::TemporalOrdered);
+        assert_eq!(c[0].spec.kind, CorrelationType::TemporalOrdered);
         assert_eq!(c[0].rules, vec![RuleRef::Correlation(1), RuleRef::Rule(1)]);
         assert_eq!(c[1].rules, vec![RuleRef::Rule(0)]);
-        assert_eq!(c[1].timespan, std::time::Duration::from_secs(600));
-        assert_eq!(c[0].condition.gte, Some(2.0));
+        assert_eq!(c[1].spec.timespan, std::time::Duration::from_secs(600));
+        assert_eq!(c[0].spec.condition.gte, Some(2.0));
         assert_eq!(set.rule(0).and_then(|r| r.name.as_deref()), Some("failed_login"));
     }
 
