@@ -200,11 +200,32 @@ fn compare_ci(hay: &str, needle: &str, cmp: Cmp) -> bool {
             Cmp::Exact => h.eq_ignore_ascii_case(n),
             Cmp::StartsWith => h.len() >= n.len() && h[..n.len()].eq_ignore_ascii_case(n),
             Cmp::EndsWith => h.len() >= n.len() && h[h.len() - n.len()..].eq_ignore_ascii_case(n),
-            Cmp::Contains => n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)),
+            Cmp::Contains => contains_ascii_ci(h, n),
         }
     } else {
         compare(&hay.to_lowercase(), needle, cmp)
     }
+}
+
+/// Whether `hay` contains `needle` (lowercase), ASCII-case-insensitively: candidates found
+/// with memchr on the needle's first byte in both cases.
+fn contains_ascii_ci(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let mut from = 0;
+    while from <= last_start {
+        let window = &hay[from..=last_start];
+        let Some(at) = memchr::memchr2(first, first.to_ascii_uppercase(), window) else { return false };
+        let start = from + at;
+        if hay[start + 1..start + needle.len()].eq_ignore_ascii_case(rest) {
+            return true;
+        }
+        from = start + 1;
+    }
+    false
 }
 
 /// One `field|modifiers: values` item, or a keyword list (`field: None`).
@@ -217,6 +238,56 @@ struct Item {
     /// written, for explanations.
     key: String,
     shown: Vec<String>,
+    /// The rewrite of the item's case-insensitive `contains` values, for the compiled matcher.
+    contains_any: Option<ContainsAny>,
+}
+
+/// A rewrite: an item's case-insensitive `contains` values (any of them) as one Aho-Corasick
+/// automaton, so that a value is read once rather than once per needle (SigmaHQ has items
+/// with hundreds of such values). The other values stay as they are, in `rest`.
+#[derive(Debug)]
+struct ContainsAny {
+    automaton: aho_corasick::AhoCorasick,
+    rest: Vec<usize>,
+}
+
+impl ContainsAny {
+    /// The rewrite of `values`, when it pays: two or more case-insensitive `contains` needles
+    /// (the needles are lowercase already).
+    fn of(values: &[ValueMatcher]) -> Option<ContainsAny> {
+        let is_needle = |m: &ValueMatcher| matches!(m, ValueMatcher::Text { needle, cmp: Cmp::Contains, cased: false } if !needle.is_empty());
+        let needles: Vec<&str> = values
+            .iter()
+            .filter_map(|m| match m {
+                ValueMatcher::Text { needle, .. } if is_needle(m) => Some(needle.as_str()),
+                _ => None,
+            })
+            .collect();
+        if needles.len() < 2 {
+            return None;
+        }
+        let automaton = aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&needles).ok()?;
+        let rest = (0..values.len()).filter(|&i| !is_needle(&values[i])).collect();
+        Some(ContainsAny { automaton, rest })
+    }
+
+    /// Whether any of the item's values matches `value` (as `ValueMatcher::matches` would).
+    fn matches(&self, values: &[ValueMatcher], value: &Value, event: &Event) -> bool {
+        if !value.is_null() {
+            let text = value.as_text();
+            // As `compare_ci`: ASCII text compared ASCII-case-insensitively, other text
+            // lowercased (a non-ASCII needle never matches ASCII text either way).
+            let hit = if text.is_ascii() {
+                self.automaton.is_match(text.as_bytes())
+            } else {
+                self.automaton.is_match(text.to_lowercase().as_bytes())
+            };
+            if hit {
+                return true;
+            }
+        }
+        self.rest.iter().any(|&i| values.get(i).is_some_and(|m| m.matches(value, event)))
+    }
 }
 
 fn shown(v: &Yaml) -> String {
@@ -240,6 +311,7 @@ fn clip(s: &str) -> String {
 }
 
 impl Item {
+    /// The reference semantics: every value compared one by one.
     fn matches(&self, event: &Event) -> bool {
         match &self.field {
             Some(name) => match event.field(name) {
@@ -259,21 +331,38 @@ impl Item {
         }
     }
 
-    /// Literals one of which occurs in the event's values whenever the item matches.
-    fn literals(&self) -> Option<Vec<String>> {
+    /// The compiled matcher: [`Item::matches`] with the item's rewrites applied.
+    fn matches_compiled(&self, event: &Event) -> bool {
+        let Some(any) = &self.contains_any else { return self.matches(event) };
+        match &self.field {
+            Some(name) => match event.field(name) {
+                Some(v) => any.matches(&self.values, v, event),
+                None => self.combine(ValueMatcher::matches_absent),
+            },
+            None => match event.field("message").filter(|m| !m.as_text().is_empty()) {
+                Some(m) => any.matches(&self.values, m, event),
+                None => event.fields.values().any(|v| any.matches(&self.values, v, event)),
+            },
+        }
+    }
+
+    /// Literals one of which occurs in the item's field (for keywords: in the message, or in
+    /// any value of an event without one) whenever the item matches.
+    fn literals(&self) -> Option<Vec<Literal>> {
         if self.values.is_empty() {
             return None;
         }
-        if self.all {
+        let texts = if self.all {
             // Every value must match: any one value's literals will do; take the best.
-            best(self.values.iter().filter_map(ValueMatcher::literals))
+            best_text(self.values.iter().filter_map(ValueMatcher::literals))?
         } else {
             let mut all = Vec::new();
             for v in &self.values {
                 all.extend(v.literals()?);
             }
-            Some(all)
-        }
+            all
+        };
+        Some(texts.into_iter().map(|text| Literal { field: self.field.clone(), text }).collect())
     }
 
     /// Whether the item matches, and why, in a sentence.
@@ -314,13 +403,27 @@ pub(crate) struct Search {
     alternatives: Vec<Vec<Item>>,
 }
 
+/// A string that occurs, case-insensitively, in an event a rule matches: in the value of
+/// `field`, or for a keyword (`field: None`) in the message, or in any value of an event that
+/// has no message. What the prefilter scans for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Literal {
+    pub field: Option<String>,
+    pub text: String,
+}
+
 /// The most selective of several literal sets: the one whose shortest literal is longest.
-fn best(sets: impl Iterator<Item = Vec<String>>) -> Option<Vec<String>> {
+fn best(sets: impl Iterator<Item = Vec<Literal>>) -> Option<Vec<Literal>> {
+    sets.max_by_key(|set| (set.iter().map(|l| l.text.len()).min().unwrap_or(0), usize::MAX - set.len()))
+}
+
+/// [`best`] for the literal texts of one item's values.
+fn best_text(sets: impl Iterator<Item = Vec<String>>) -> Option<Vec<String>> {
     sets.max_by_key(|set| (set.iter().map(String::len).min().unwrap_or(0), usize::MAX - set.len()))
 }
 
 impl Search {
-    fn literals(&self) -> Option<Vec<String>> {
+    fn literals(&self) -> Option<Vec<Literal>> {
         let mut all = Vec::new();
         for items in &self.alternatives {
             all.extend(best(items.iter().filter_map(Item::literals))?);
@@ -330,6 +433,10 @@ impl Search {
 
     fn matches(&self, event: &Event) -> bool {
         self.alternatives.iter().any(|items| items.iter().all(|i| i.matches(event)))
+    }
+
+    fn matches_compiled(&self, event: &Event) -> bool {
+        self.alternatives.iter().any(|items| items.iter().all(|i| i.matches_compiled(event)))
     }
 }
 
@@ -350,16 +457,23 @@ pub(crate) struct Detection {
 }
 
 impl Detection {
+    /// The reference interpreter: the detection as written, no rewrites.
     pub(crate) fn matches(&self, event: &Event) -> bool {
-        self.eval(&self.condition, event)
+        self.eval(&self.condition, event, false)
+    }
+
+    /// The compiled matcher: the same result as [`Detection::matches`], with the rewrites
+    /// (`contains` lists as one automaton) applied.
+    pub(crate) fn matches_compiled(&self, event: &Event) -> bool {
+        self.eval(&self.condition, event, true)
     }
 
     /// Literals one of which occurs in the event's values whenever the detection matches: what
     /// the prefilter looks for. `None` when the condition gives none (a `not` alone, a
     /// comparison, a regular expression): the rule is then evaluated on every event of its
     /// logsource.
-    pub(crate) fn literals(&self) -> Option<Vec<String>> {
-        fn cond(c: &Cond, searches: &[Search]) -> Option<Vec<String>> {
+    pub(crate) fn literals(&self) -> Option<Vec<Literal>> {
+        fn cond(c: &Cond, searches: &[Search]) -> Option<Vec<Literal>> {
             match c {
                 Cond::Search(i) => searches.get(*i)?.literals(),
                 Cond::Not(_) => None,
@@ -407,12 +521,13 @@ impl Detection {
         out
     }
 
-    fn eval(&self, cond: &Cond, event: &Event) -> bool {
+    fn eval(&self, cond: &Cond, event: &Event, compiled: bool) -> bool {
         match cond {
+            Cond::Search(i) if compiled => self.searches[*i].matches_compiled(event),
             Cond::Search(i) => self.searches[*i].matches(event),
-            Cond::Not(c) => !self.eval(c, event),
-            Cond::And(cs) => cs.iter().all(|c| self.eval(c, event)),
-            Cond::Or(cs) => cs.iter().any(|c| self.eval(c, event)),
+            Cond::Not(c) => !self.eval(c, event, compiled),
+            Cond::And(cs) => cs.iter().all(|c| self.eval(c, event, compiled)),
+            Cond::Or(cs) => cs.iter().any(|c| self.eval(c, event, compiled)),
         }
     }
 }
@@ -551,7 +666,8 @@ fn keywords(values: &[Yaml]) -> Result<Item, CompileError> {
         matchers.push(text_matcher(&text, Cmp::Contains, false)?);
     }
     let shown = values.iter().map(shown).collect();
-    Ok(Item { field: None, values: matchers, all: false, key: "keywords".into(), shown })
+    let contains_any = ContainsAny::of(&matchers);
+    Ok(Item { field: None, values: matchers, all: false, key: "keywords".into(), shown, contains_any })
 }
 
 fn compile_map(map: &serde_yaml_ng::Mapping, placeholders: &Ctx<'_>) -> Result<Vec<Item>, CompileError> {
@@ -672,7 +788,15 @@ fn compile_item(key: &str, value: &Yaml, placeholders: &Ctx<'_>) -> Result<Item,
     }
     // `neq` with a list: the value differs from every one of them.
     let all = m.all || m.neq;
-    Ok(Item { field: Some(field.to_owned()), values: matchers, all, key: key.to_owned(), shown: shown_values })
+    let contains_any = if all { None } else { ContainsAny::of(&matchers) };
+    Ok(Item {
+        field: Some(field.to_owned()),
+        values: matchers,
+        all,
+        key: key.to_owned(),
+        shown: shown_values,
+        contains_any,
+    })
 }
 
 /// `%name%` placeholders replaced by their values (a placeholder with several values gives a

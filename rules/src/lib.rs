@@ -712,7 +712,8 @@ impl RuleSet {
         }
         let correlations = resolve_correlations(correlations, &rules, &mut ids, &mut diagnostics);
         apply_filters(filters, &mut rules, &mut diagnostics);
-        let requirements: Vec<_> = rules.iter().map(|r| r.detection.literals()).collect();
+        let requirements: Vec<_> =
+            rules.iter().map(|r| (r.meta.logsource.product.as_deref(), r.detection.literals())).collect();
         let prefilter = match prefilter::Prefilter::build(&requirements) {
             Ok(p) => p,
             Err(message) => {
@@ -726,7 +727,7 @@ impl RuleSet {
                     message,
                     hint: None,
                 });
-                let none = vec![None; rules.len()];
+                let none: Vec<_> = rules.iter().map(|_| (None, None)).collect();
                 prefilter::Prefilter::build(&none).unwrap_or_else(|_| unreachable!("no literals, no database"))
             }
         };
@@ -810,16 +811,66 @@ impl RuleSet {
     pub fn matches_with(&self, event: &Event, scratch: &mut Scratch<'_>, out: &mut Vec<usize>) {
         if !self.prefilter.scans() {
             // Too few rules for a prefilter to pay: each is checked directly.
-            return self.matches(event, out);
+            for (i, rule) in self.rules.iter().enumerate() {
+                if rule.applies_to(&event.logsource)
+                    && rule.detection.matches_compiled(event)
+                    && !rule.filters.iter().any(|f| f.matches_compiled(event))
+                {
+                    out.push(i);
+                }
+            }
+            return;
         }
         let candidates = scratch
             .candidates(&self.prefilter, event, |i| self.rules.get(i).is_some_and(|r| r.applies_to(&event.logsource)));
         for &i in candidates {
             let i = i as usize;
             if let Some(rule) = self.rules.get(i)
-                && rule.detection.matches(event)
-                && !rule.filters.iter().any(|f| f.matches(event))
+                && rule.detection.matches_compiled(event)
+                && !rule.filters.iter().any(|f| f.matches_compiled(event))
             {
+                out.push(i);
+            }
+        }
+    }
+
+    /// [`RuleSet::matches_with`], measured: the prefilter's time (routing and scan) and each
+    /// evaluated rule's time, evaluations and hits are added to `profile` (`vigil rules
+    /// profile`). Slower than `matches_with` by a clock read per rule evaluated.
+    pub fn matches_profiled(
+        &self,
+        event: &Event,
+        scratch: &mut Scratch<'_>,
+        out: &mut Vec<usize>,
+        profile: &mut Profile,
+    ) {
+        use std::time::Instant;
+        if profile.rules.len() != self.rules.len() {
+            profile.rules.resize(self.rules.len(), RuleCost::default());
+        }
+        profile.events += 1;
+        let start = Instant::now();
+        let candidates: Vec<u32> = if self.prefilter.scans() {
+            scratch
+                .candidates(&self.prefilter, event, |i| {
+                    self.rules.get(i).is_some_and(|r| r.applies_to(&event.logsource))
+                })
+                .to_vec()
+        } else {
+            (0..self.rules.len() as u32).filter(|&i| self.rules[i as usize].applies_to(&event.logsource)).collect()
+        };
+        profile.prefilter += start.elapsed();
+        profile.candidates += candidates.len() as u64;
+        for i in candidates {
+            let i = i as usize;
+            let Some(rule) = self.rules.get(i) else { continue };
+            let start = Instant::now();
+            let hit = rule.detection.matches_compiled(event) && !rule.filters.iter().any(|f| f.matches_compiled(event));
+            let cost = &mut profile.rules[i];
+            cost.time += start.elapsed();
+            cost.evaluated += 1;
+            if hit {
+                cost.hits += 1;
                 out.push(i);
             }
         }
@@ -838,6 +889,30 @@ impl RuleSet {
             }
         }
     }
+}
+
+/// What matching a set of events cost, rule by rule ([`RuleSet::matches_profiled`]).
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    /// Events matched.
+    pub events: u64,
+    /// Time spent choosing the candidate rules: logsource routing and the prefilter's scan.
+    pub prefilter: std::time::Duration,
+    /// Rules evaluated exactly, over all events.
+    pub candidates: u64,
+    /// By rule index.
+    pub rules: Vec<RuleCost>,
+}
+
+/// One rule's share of a [`Profile`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RuleCost {
+    /// Events the rule was evaluated on (it applied to their logsource and the prefilter found
+    /// one of its literals, or it has none).
+    pub evaluated: u64,
+    pub hits: u64,
+    /// Time spent evaluating it.
+    pub time: std::time::Duration,
 }
 
 /// The rule pack compiled into vigil, written for this project.

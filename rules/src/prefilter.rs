@@ -1,38 +1,99 @@
-//! The whole-ruleset prefilter: the literals of every rule in one Vectorscan (Hyperscan)
-//! database, so that an event is scanned once and only the rules whose required literals occur
-//! in it are evaluated exactly.
+//! The whole-ruleset prefilter: the literals of every rule in Vectorscan (Hyperscan)
+//! databases, so that an event is scanned once and only the rules whose required literals
+//! occur in it are evaluated exactly.
 //!
 //! A rule's literals ([`crate::detection::Detection::literals`]) are a set one of which occurs
-//! in the event's field values whenever the rule matches; the scan is a superset test, never
-//! the verdict. Rules without such a set (conditions that are a `not`, numeric comparisons,
-//! regular expressions) are evaluated on every event of their logsource.
+//! in the event whenever the rule matches; the scan is a superset test, never the verdict.
+//! Rules without such a set (conditions that are a `not`, numeric comparisons, regular
+//! expressions) are evaluated on every event of their logsource.
 //!
-//! The scanned text is every field value, separated by line feeds: ASCII values as they are
-//! (the literals are matched case-insensitively), other values lowercased as the exact matcher
+//! The databases are partitioned so that an event is scanned only for what can matter to it:
+//! - by product: an event of product `windows` is scanned for the literals of the rules for
+//!   `windows` and of the rules that name no product, never for those of `linux` rules; an
+//!   event whose product no rule names, for those of the rules that name none;
+//! - by field: a literal of a field item (`CommandLine|contains: ...`) occurs in that field's
+//!   value, so the field database is scanned over the values of the fields such literals name,
+//!   not over every value (a Windows event's long `Message` is named by few rules); keyword
+//!   literals are in a second database, scanned over the message, or over every value of an
+//!   event without one, as keywords are matched.
+//!
+//! The scanned text is the values, separated by line feeds: ASCII values as they are (the
+//! literals are matched case-insensitively), other values lowercased as the exact matcher
 //! lowercases them, so that both see the same text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use compact_str::CompactString;
 use vectorscan_rs::{BlockDatabase, BlockScanner, Flag, Pattern, Scan};
 use vigil_parsers::{Event, LogSource};
+
+use crate::detection::Literal;
 
 /// Below this many rules there is no prefilter: every rule of the event's logsource is
 /// evaluated.
 pub(crate) const MIN_RULES: usize = 64;
 
-/// The compiled prefilter of a rule set.
-pub(crate) struct Prefilter {
+/// A rule with a literal shorter than this (`\\`, `-e`, `/c`...) has no prefilter: such a literal
+/// occurs in most events, and scanning for it costs more than evaluating the rule (3 measured
+/// best against 1, 4 and 5 on the OTRF events: BENCHMARKS.md).
+const MIN_LITERAL: usize = 3;
+
+/// A hash set of field names with a fast hash (names are short and hashed per event).
+type Names = HashSet<Box<str>, foldhash::fast::RandomState>;
+
+/// One database and the rules each of its literals stands for.
+#[derive(Default)]
+struct Db {
     db: Option<BlockDatabase>,
     /// Literal id -> the rules that need it.
     rules_of: Vec<Vec<u32>>,
+}
+
+impl Db {
+    fn build(literals: &HashMap<String, Vec<u32>>) -> Result<Db, String> {
+        if literals.is_empty() {
+            return Ok(Db::default());
+        }
+        let mut entries: Vec<(&String, &Vec<u32>)> = literals.iter().collect();
+        entries.sort();
+        let mut patterns = Vec::with_capacity(entries.len());
+        let mut rules_of = Vec::with_capacity(entries.len());
+        for (id, (text, rules)) in entries.into_iter().enumerate() {
+            patterns.push(Pattern::new(pattern(text), Flag::CASELESS | Flag::SINGLEMATCH, Some(id as u32)));
+            rules_of.push(rules.clone());
+        }
+        let db = BlockDatabase::new(patterns).map_err(|e| format!("cannot compile the prefilter: {e}"))?;
+        Ok(Db { db: Some(db), rules_of })
+    }
+}
+
+/// The databases for the events of one product.
+struct Partition {
+    /// Lowercase; `None`: events whose product no partition names.
+    product: Option<CompactString>,
+    /// Literals of field items, scanned over the values of `names`.
+    fields: Db,
+    names: Names,
+    /// Keyword literals, scanned over the message, or every value when there is none.
+    keywords: Db,
+}
+
+/// The compiled prefilter of a rule set.
+pub(crate) struct Prefilter {
+    partitions: Vec<Partition>,
     /// Rules with no literal set: evaluated on every event of their logsource.
     always: Vec<u32>,
+    /// Distinct literals over all partitions.
     pub(crate) literals: usize,
 }
 
 impl std::fmt::Debug for Prefilter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prefilter").field("literals", &self.literals).field("always", &self.always.len()).finish()
+        f.debug_struct("Prefilter")
+            .field("partitions", &self.partitions.len())
+            .field("literals", &self.literals)
+            .field("always", &self.always.len())
+            .finish()
     }
 }
 
@@ -49,86 +110,196 @@ fn pattern(literal: &str) -> Vec<u8> {
     out
 }
 
+/// What one partition is built from.
+#[derive(Default)]
+struct PartitionLiterals {
+    fields: HashMap<String, Vec<u32>>,
+    names: Names,
+    keywords: HashMap<String, Vec<u32>>,
+}
+
+impl PartitionLiterals {
+    fn add(&mut self, rule: u32, literal: &Literal) {
+        // The scanned text has `ſ` as `s`: so must the literals.
+        let text = literal.text.replace('ſ', "s");
+        let map = match &literal.field {
+            Some(name) => {
+                self.names.insert(name.as_str().into());
+                &mut self.fields
+            }
+            None => &mut self.keywords,
+        };
+        let rules = map.entry(text).or_default();
+        if rules.last() != Some(&rule) {
+            rules.push(rule);
+        }
+    }
+}
+
 impl Prefilter {
-    /// Builds the prefilter from each rule's literal set (`None`: no prefilter for that rule).
-    /// Whether there is a database to scan (enough rules with literals).
+    /// Whether there are databases to scan (enough rules with literals).
     pub(crate) fn scans(&self) -> bool {
-        self.db.is_some()
+        !self.partitions.is_empty()
     }
 
     pub(crate) fn always_count(&self) -> usize {
         self.always.len()
     }
 
-    pub(crate) fn build(requirements: &[Option<Vec<String>>]) -> Result<Prefilter, String> {
+    /// Builds the prefilter from each rule's product and literal set (`None`: no prefilter
+    /// for that rule).
+    pub(crate) fn build(rules: &[(Option<&str>, Option<Vec<Literal>>)]) -> Result<Prefilter, String> {
         // A few rules are cheaper to evaluate than an event is to scan (BENCHMARKS.md).
-        if requirements.len() < MIN_RULES {
-            let always = (0..requirements.len() as u32).collect();
-            return Ok(Prefilter { db: None, rules_of: Vec::new(), always, literals: 0 });
+        if rules.len() < MIN_RULES {
+            let always = (0..rules.len() as u32).collect();
+            return Ok(Prefilter { partitions: Vec::new(), always, literals: 0 });
         }
-        let mut ids: HashMap<String, u32> = HashMap::new();
-        let mut rules_of: Vec<Vec<u32>> = Vec::new();
+        let mut products: Vec<Option<String>> =
+            rules.iter().filter_map(|(p, _)| p.map(str::to_ascii_lowercase)).map(Some).collect();
+        products.push(None);
+        products.sort();
+        products.dedup();
+        let mut parts: Vec<PartitionLiterals> = products.iter().map(|_| PartitionLiterals::default()).collect();
         let mut always = Vec::new();
-        let mut patterns = Vec::new();
-        for (rule, req) in requirements.iter().enumerate() {
+        let mut distinct: HashSet<&Literal> = HashSet::new();
+        for (rule, (product, literals)) in rules.iter().enumerate() {
             let rule = rule as u32;
-            match req {
-                None => always.push(rule),
-                Some(literals) => {
-                    for literal in literals {
-                        // The scanned text has `ſ` as `s`: so must the literals.
-                        let literal = literal.replace('ſ', "s");
-                        let id = *ids.entry(literal.clone()).or_insert_with(|| {
-                            let id = rules_of.len() as u32;
-                            rules_of.push(Vec::new());
-                            patterns.push(Pattern::new(
-                                pattern(&literal),
-                                Flag::CASELESS | Flag::SINGLEMATCH,
-                                Some(id),
-                            ));
-                            id
-                        });
-                        if rules_of[id as usize].last() != Some(&rule) {
-                            rules_of[id as usize].push(rule);
-                        }
+            let Some(literals) = literals else {
+                always.push(rule);
+                continue;
+            };
+            let product = product.map(str::to_ascii_lowercase);
+            if literals.iter().any(|l| l.text.len() < MIN_LITERAL) {
+                // A literal this short occurs in most events: scanning for it costs more than
+                // evaluating the rule on every event of its logsource.
+                always.push(rule);
+                continue;
+            }
+            distinct.extend(literals.iter());
+            if let Some(part) = products.iter().position(|p| *p == product).and_then(|i| parts.get_mut(i)) {
+                for literal in literals {
+                    part.add(rule, literal);
+                }
+            }
+        }
+        let mut partitions = Vec::with_capacity(products.len());
+        for (part, product) in parts.into_iter().zip(products) {
+            partitions.push(Partition {
+                product: product.map(CompactString::from),
+                fields: Db::build(&part.fields)?,
+                names: part.names,
+                keywords: Db::build(&part.keywords)?,
+            });
+        }
+        Ok(Prefilter { partitions, always, literals: distinct.len() })
+    }
+
+    /// The databases to scan for events of `logsource` whose rules `applicable` says: the
+    /// field and keyword databases of its product's partition and of the rules that name no
+    /// product, each only when it holds a literal of an applicable rule (a Windows event is
+    /// not scanned for the literals of web server rules). Pairs of (partition, 0 for fields or
+    /// 1 for keywords).
+    fn scans_for(&self, logsource: &LogSource, applicable: &[bool]) -> Vec<(usize, usize)> {
+        let product = logsource.product.as_ref().map(|p| p.to_ascii_lowercase());
+        let needed = |db: &Db| db.rules_of.iter().flatten().any(|&r| applicable.get(r as usize) == Some(&true));
+        let mut scans = Vec::new();
+        for (i, p) in self.partitions.iter().enumerate() {
+            if p.product.is_none() || (product.is_some() && p.product.as_deref() == product.as_deref()) {
+                for (kind, db) in [&p.fields, &p.keywords].into_iter().enumerate() {
+                    if needed(db) {
+                        scans.push((i, kind));
                     }
                 }
             }
         }
-        let literals = patterns.len();
-        let db = if patterns.is_empty() {
-            None
-        } else {
-            Some(BlockDatabase::new(patterns).map_err(|e| format!("cannot compile the prefilter: {e}"))?)
-        };
-        Ok(Prefilter { db, rules_of, always, literals })
+        scans
     }
+}
+
+/// The rules of one logsource: whether each applies, those without literals that do, and the
+/// databases to scan for its events.
+struct Route {
+    applicable: Vec<bool>,
+    always: Vec<u32>,
+    scans: Vec<(usize, usize)>,
 }
 
 /// Per-worker matching state: Vectorscan scratch space, the scan text, the candidate marks and
 /// the rules that apply to each logsource seen. Create one per thread with
 /// [`crate::RuleSet::scratch`].
 pub struct Scratch<'a> {
-    scanner: Option<BlockScanner<'a>>,
-    /// No scanner although the rule set has literals (scratch could not be allocated): every
-    /// applicable rule is evaluated.
+    /// Per partition: the field and keyword databases' scanners.
+    scanners: Vec<[Option<BlockScanner<'a>>; 2]>,
+    /// A scanner could not be allocated: every applicable rule is evaluated.
     unfiltered: bool,
     hay: Vec<u8>,
     lowered: String,
     /// Generation mark per rule: a rule is a candidate when its mark equals `generation`.
     marks: Vec<u32>,
     generation: u32,
-    /// Per logsource: whether each rule applies, and the always-evaluated rules that do.
-    routes: HashMap<LogSource, (Vec<bool>, Vec<u32>)>,
+    routes: HashMap<LogSource, Route>,
     pub(crate) candidates: Vec<u32>,
+}
+
+/// Appends `value`'s text to the scanned text, then a line feed.
+fn push_value(hay: &mut Vec<u8>, lowered: &mut String, value: &vigil_parsers::Value) {
+    use std::io::Write;
+    if let vigil_parsers::Value::Int(i) = value {
+        // As `as_text` writes it, without its allocation.
+        let _ = write!(hay, "{i}");
+        hay.push(b'\n');
+        return;
+    }
+    let text = value.as_text();
+    if text.is_ascii() {
+        hay.extend_from_slice(text.as_bytes());
+    } else {
+        // As the exact matcher compares non-ASCII text: lowercased. Its regular expressions
+        // also fold `ſ` to `s`.
+        lowered.clear();
+        lowered.extend(text.to_lowercase().chars().map(|c| if c == 'ſ' { 's' } else { c }));
+        hay.extend_from_slice(lowered.as_bytes());
+    }
+    hay.push(b'\n');
+}
+
+/// Scans `hay` with `scanner`, marking the applicable rules of each literal found. `false`
+/// when the scan failed.
+fn scan(
+    scanner: &mut BlockScanner<'_>,
+    hay: &[u8],
+    db: &Db,
+    applicable: &[bool],
+    marks: &mut [u32],
+    generation: u32,
+    candidates: &mut Vec<u32>,
+) -> bool {
+    scanner
+        .scan(hay, |id, _, _, _| {
+            for &rule in db.rules_of.get(id as usize).map(Vec::as_slice).unwrap_or_default() {
+                let r = rule as usize;
+                if marks[r] != generation && applicable[r] {
+                    marks[r] = generation;
+                    candidates.push(rule);
+                }
+            }
+            Scan::Continue
+        })
+        .is_ok()
 }
 
 impl<'a> Scratch<'a> {
     pub(crate) fn new(prefilter: &'a Prefilter, rules: usize) -> Scratch<'a> {
-        let scanner = prefilter.db.as_ref().and_then(|db| db.create_scanner().ok());
+        let mut unfiltered = false;
+        let mut scanner = |db: &'a Db| {
+            let scanner = db.db.as_ref().and_then(|db| db.create_scanner().ok());
+            unfiltered |= db.db.is_some() && scanner.is_none();
+            scanner
+        };
+        let scanners = prefilter.partitions.iter().map(|p| [scanner(&p.fields), scanner(&p.keywords)]).collect();
         Scratch {
-            unfiltered: prefilter.db.is_some() && scanner.is_none(),
-            scanner,
+            scanners,
+            unfiltered,
             hay: Vec::new(),
             lowered: String::new(),
             marks: vec![0; rules],
@@ -155,46 +326,49 @@ impl<'a> Scratch<'a> {
         if !self.routes.contains_key(&event.logsource) {
             let applicable: Vec<bool> = (0..self.marks.len()).map(&applies).collect();
             let always = prefilter.always.iter().copied().filter(|&r| applicable[r as usize]).collect();
-            self.routes.insert(event.logsource.clone(), (applicable, always));
+            let scans = prefilter.scans_for(&event.logsource, &applicable);
+            self.routes.insert(event.logsource.clone(), Route { applicable, always, scans });
         }
         self.candidates.clear();
-        let Some((applicable, always)) = self.routes.get(&event.logsource) else { return &self.candidates };
+        let Some(route) = self.routes.get(&event.logsource) else { return &self.candidates };
+        let everything = |candidates: &mut Vec<u32>| {
+            candidates.clear();
+            candidates.extend((0..route.applicable.len() as u32).filter(|&r| route.applicable[r as usize]));
+        };
         if self.unfiltered {
-            self.candidates.extend((0..applicable.len() as u32).filter(|&r| applicable[r as usize]));
+            everything(&mut self.candidates);
             return &self.candidates;
         }
-        self.candidates.extend_from_slice(always);
-        if let Some(scanner) = self.scanner.as_mut() {
-            self.hay.clear();
-            for value in event.fields.values() {
-                let text = value.as_text();
-                if text.is_ascii() {
-                    self.hay.extend_from_slice(text.as_bytes());
-                } else {
-                    // As the exact matcher compares non-ASCII text: lowercased. Its regular
-                    // expressions also fold `ſ` to `s`.
-                    self.lowered.clear();
-                    self.lowered.extend(text.to_lowercase().chars().map(|c| if c == 'ſ' { 's' } else { c }));
-                    self.hay.extend_from_slice(self.lowered.as_bytes());
-                }
-                self.hay.push(b'\n');
-            }
-            let (marks, candidates, rules_of) = (&mut self.marks, &mut self.candidates, &prefilter.rules_of);
-            let scanned = scanner.scan(&self.hay, |id, _, _, _| {
-                for &rule in rules_of.get(id as usize).map(Vec::as_slice).unwrap_or_default() {
-                    let r = rule as usize;
-                    if marks[r] != generation && applicable[r] {
-                        marks[r] = generation;
-                        candidates.push(rule);
+        self.candidates.extend_from_slice(&route.always);
+        let (hay, lowered, marks) = (&mut self.hay, &mut self.lowered, &mut self.marks[..]);
+        let mut ok = true;
+        for &(p, kind) in &route.scans {
+            let (Some(partition), Some(Some(scanner))) =
+                (prefilter.partitions.get(p), self.scanners.get_mut(p).map(|s| s[kind].as_mut()))
+            else {
+                continue;
+            };
+            hay.clear();
+            let db = if kind == 0 {
+                for (name, value) in &event.fields {
+                    if partition.names.contains(name.as_ref()) {
+                        push_value(hay, lowered, value);
                     }
                 }
-                Scan::Continue
-            });
-            if scanned.is_err() {
-                // A failed scan must not hide a match: evaluate every applicable rule.
-                self.candidates.clear();
-                self.candidates.extend((0..applicable.len() as u32).filter(|&r| applicable[r as usize]));
-            }
+                &partition.fields
+            } else {
+                // As keywords are matched: the message, or every value of an event without one.
+                match event.field("message").filter(|m| !m.as_text().is_empty()) {
+                    Some(message) => push_value(hay, lowered, message),
+                    None => event.fields.values().for_each(|v| push_value(hay, lowered, v)),
+                }
+                &partition.keywords
+            };
+            ok &= scan(scanner, hay, db, &route.applicable, marks, generation, &mut self.candidates);
+        }
+        if !ok {
+            // A failed scan must not hide a match: evaluate every applicable rule.
+            everything(&mut self.candidates);
         }
         self.candidates.sort_unstable();
         self.candidates.dedup();

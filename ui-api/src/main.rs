@@ -110,6 +110,28 @@ enum RulesCommand {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Measure what each rule costs on an event file: the rules that took the most time, with
+    /// how often each was evaluated (after logsource routing and the prefilter) and hit.
+    Profile {
+        /// Folders or files of Sigma rules.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Log files to match (syslog, CEF, JSON lines...; `-` is stdin).
+        #[arg(long = "events", value_name = "FILE", required = true)]
+        events: Vec<String>,
+        /// How many rules to list, costliest first.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Pass over the events this many times (more stable numbers on small files).
+        #[arg(long, default_value_t = 1)]
+        passes: u32,
+        /// One JSON object for the summary and each listed rule instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Configuration whose `[rules.placeholders]` and `syslog.timezone` apply.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Check Sigma rule folders or files: print every diagnostic (file:line, code, message,
     /// hint) and a summary; exit 1 when any rule does not load.
     Lint {
@@ -192,6 +214,9 @@ fn main() -> Result<std::process::ExitCode> {
         Command::Rules { command: RulesCommand::Lint { paths, config, json } } => lint(paths, config, json),
         Command::Rules { command: RulesCommand::Test { paths, events, explain, config } } => {
             rules_test(paths, events, explain, config)
+        }
+        Command::Rules { command: RulesCommand::Profile { paths, events, top, passes, json, config } } => {
+            profile(paths, events, top, passes, json, config).map(ok)
         }
     }
 }
@@ -378,7 +403,6 @@ fn rules_test(
     explain: bool,
     config: Option<PathBuf>,
 ) -> Result<std::process::ExitCode> {
-    use std::io::BufRead;
     let config = match &config {
         Some(path) => Config::load(path)?,
         None => Config::default_config()?,
@@ -438,7 +462,40 @@ fn rules_test(
     report(&diagnostics);
     let (mut lines, mut hits) = (0u64, 0u64);
     let mut scratch = set.scratch();
-    for name in &events {
+    let mut hit = Vec::new();
+    for_each_event(&events, &ctx, |name, n, event| {
+        lines += 1;
+        hit.clear();
+        set.matches_with(&event, &mut scratch, &mut hit);
+        for i in 0..set.len() {
+            let (Some(rule), is_hit) = (set.rule(i), hit.contains(&i)) else { continue };
+            if !is_hit && !explain {
+                continue;
+            }
+            hits += u64::from(is_hit);
+            let tag = if is_hit { "HIT " } else { "MISS" };
+            writeln!(out, "{tag} {name}:{n} {} [{}]", rule.title, rule.id)?;
+            for why in set.explain(i, &event).unwrap_or_default() {
+                writeln!(out, "       {why}")?;
+            }
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    eprintln!("vigil rules test: {} rules, {lines} events, {hits} hits", set.len());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Reads event files (`-` is stdin) line by line and parses each non-blank line as serve
+/// would (a line no grammar reads is kept whole); `f` gets the file name, the line number
+/// (from 1) and the event.
+fn for_each_event(
+    names: &[String],
+    ctx: &vigil_parsers::ParseContext,
+    mut f: impl FnMut(&str, usize, vigil_parsers::Event) -> Result<()>,
+) -> Result<()> {
+    use std::io::BufRead;
+    for name in names {
         let reader: Box<dyn std::io::Read> = if name == "-" {
             Box::new(std::io::stdin())
         } else {
@@ -451,28 +508,125 @@ fn rules_test(
             if text.trim().is_empty() {
                 continue;
             }
-            lines += 1;
-            let event = vigil_parsers::parse_text(text, &ctx, InputFormat::Auto)
-                .unwrap_or_else(|_| vigil_parsers::unparsed(text.as_bytes(), &ctx));
-            let mut hit = Vec::new();
-            set.matches_with(&event, &mut scratch, &mut hit);
-            for i in 0..set.len() {
-                let (Some(rule), is_hit) = (set.rule(i), hit.contains(&i)) else { continue };
-                if !is_hit && !explain {
-                    continue;
-                }
-                hits += u64::from(is_hit);
-                let tag = if is_hit { "HIT " } else { "MISS" };
-                writeln!(out, "{tag} {name}:{} {} [{}]", n + 1, rule.title, rule.id)?;
-                for why in set.explain(i, &event).unwrap_or_default() {
-                    writeln!(out, "       {why}")?;
-                }
-            }
+            let event = vigil_parsers::parse_text(text, ctx, InputFormat::Auto)
+                .unwrap_or_else(|_| vigil_parsers::unparsed(text.as_bytes(), ctx));
+            f(name, n + 1, event)?;
+        }
+    }
+    Ok(())
+}
+
+/// `vigil rules profile`: matches the events `passes` times with every rule, timing the
+/// prefilter and each rule evaluated, and lists the costliest rules.
+fn profile(
+    paths: Vec<PathBuf>,
+    events: Vec<String>,
+    top: usize,
+    passes: u32,
+    json: bool,
+    config: Option<PathBuf>,
+) -> Result<()> {
+    let config = match &config {
+        Some(path) => Config::load(path)?,
+        None => Config::default_config()?,
+    };
+    let options = vigil_rules::CompileOptions { placeholders: config.rules.placeholders.clone() };
+    let mut ctx = vigil_parsers::ParseContext::new(chrono::Utc::now());
+    ctx.tz = config.syslog.timezone;
+    let (sources, io) = rule_sources(&paths)?;
+    report(&io);
+    let (set, diagnostics) = RuleSet::compile_with(sources, &options);
+    report(&diagnostics);
+    let mut parsed = Vec::new();
+    for_each_event(&events, &ctx, |_, _, event| {
+        parsed.push(event);
+        Ok(())
+    })?;
+    let mut scratch = set.scratch();
+    let mut profile = vigil_rules::Profile::default();
+    let mut hits = Vec::new();
+    // Unmeasured pass first: routes are cached per logsource and pages faulted in.
+    for event in &parsed {
+        set.matches_with(event, &mut scratch, &mut hits);
+    }
+    let start = std::time::Instant::now();
+    for _ in 0..passes.max(1) {
+        for event in &parsed {
+            hits.clear();
+            set.matches_profiled(event, &mut scratch, &mut hits, &mut profile);
+        }
+    }
+    let wall = start.elapsed();
+    let evaluation: std::time::Duration = profile.rules.iter().map(|r| r.time).sum();
+    let total_hits: u64 = profile.rules.iter().map(|r| r.hits).sum();
+    let mut order: Vec<usize> = (0..profile.rules.len()).filter(|&i| profile.rules[i].evaluated > 0).collect();
+    order.sort_by(|&a, &b| profile.rules[b].time.cmp(&profile.rules[a].time));
+    order.truncate(top);
+    let per_event = |n: u64| if profile.events == 0 { 0.0 } else { n as f64 / profile.events as f64 };
+    let (literals, unfiltered) = set.prefilter_stats();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if json {
+        let summary = serde_json::json!({
+            "rules": set.len(),
+            "events": profile.events,
+            "passes": passes.max(1),
+            "wall_ms": wall.as_secs_f64() * 1e3,
+            "prefilter_ms": profile.prefilter.as_secs_f64() * 1e3,
+            "evaluation_ms": evaluation.as_secs_f64() * 1e3,
+            "candidates_per_event": per_event(profile.candidates),
+            "hits": total_hits,
+            "prefilter_literals": literals,
+            "rules_without_literals": unfiltered,
+        });
+        writeln!(out, "{summary}")?;
+        for &i in &order {
+            let (Some(rule), cost) = (set.rule(i), profile.rules[i]) else { continue };
+            let line = serde_json::json!({
+                "id": rule.id, "title": rule.title, "origin": rule.origin,
+                "time_ms": cost.time.as_secs_f64() * 1e3,
+                "evaluated": cost.evaluated, "hits": cost.hits,
+                "ns_per_evaluation": cost.time.as_nanos() as f64 / cost.evaluated.max(1) as f64,
+            });
+            writeln!(out, "{line}")?;
+        }
+    } else {
+        let secs = wall.as_secs_f64().max(1e-9);
+        writeln!(
+            out,
+            "{} rules ({literals} prefilter literals, {unfiltered} rules without any), {} events in {:.1} ms: \
+             {:.0} events/s with profiling on",
+            set.len(),
+            profile.events,
+            secs * 1e3,
+            profile.events as f64 / secs
+        )?;
+        writeln!(
+            out,
+            "prefilter {:.1} ms, rule evaluation {:.1} ms, {:.1} rules evaluated per event, {total_hits} hits",
+            profile.prefilter.as_secs_f64() * 1e3,
+            evaluation.as_secs_f64() * 1e3,
+            per_event(profile.candidates)
+        )?;
+        writeln!(out, "\n{:>9} {:>6} {:>9} {:>9} {:>7}  rule", "time ms", "share", "evaluated", "ns/eval", "hits")?;
+        for &i in &order {
+            let (Some(rule), cost) = (set.rule(i), profile.rules[i]) else { continue };
+            let share = 100.0 * cost.time.as_secs_f64() / evaluation.as_secs_f64().max(1e-12);
+            writeln!(
+                out,
+                "{:>9.2} {:>5.1}% {:>9} {:>9.0} {:>7}  {} [{}] {}",
+                cost.time.as_secs_f64() * 1e3,
+                share,
+                cost.evaluated,
+                cost.time.as_nanos() as f64 / cost.evaluated.max(1) as f64,
+                cost.hits,
+                rule.title,
+                rule.id,
+                rule.origin
+            )?;
         }
     }
     out.flush()?;
-    eprintln!("vigil rules test: {} rules, {lines} events, {hits} hits", set.len());
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn lint(paths: Vec<PathBuf>, config: Option<PathBuf>, json: bool) -> Result<std::process::ExitCode> {
