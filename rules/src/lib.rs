@@ -712,8 +712,7 @@ impl RuleSet {
         }
         let correlations = resolve_correlations(correlations, &rules, &mut ids, &mut diagnostics);
         apply_filters(filters, &mut rules, &mut diagnostics);
-        let requirements: Vec<_> =
-            rules.iter().map(|r| (r.meta.logsource.product.as_deref(), r.detection.literals())).collect();
+        let requirements: Vec<_> = rules.iter().map(|r| (&r.meta.logsource, r.detection.literals())).collect();
         let prefilter = match prefilter::Prefilter::build(&requirements) {
             Ok(p) => p,
             Err(message) => {
@@ -727,7 +726,7 @@ impl RuleSet {
                     message,
                     hint: None,
                 });
-                let none: Vec<_> = rules.iter().map(|_| (None, None)).collect();
+                let none: Vec<_> = rules.iter().map(|r| (&r.meta.logsource, None)).collect();
                 prefilter::Prefilter::build(&none).unwrap_or_else(|_| unreachable!("no literals, no database"))
             }
         };

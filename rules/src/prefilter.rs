@@ -8,11 +8,13 @@
 //! expressions) are evaluated on every event of their logsource.
 //!
 //! The databases are partitioned so that an event is scanned only for what can matter to it:
-//! - by product: an event of product `windows` is scanned for the literals of the rules for
-//!   `windows` and of the rules that name no product, never for those of `linux` rules; an
-//!   event whose product no rule names, for those of the rules that name none;
+//! - by the rules' logsource: the rules of one (product, category, service) have their own
+//!   databases, and an event's route (cached per logsource) lists the databases that hold a
+//!   literal of a rule that applies to it, so a Sysmon process creation event is scanned for
+//!   the literals of process creation rules, never for those of registry, Linux or web server
+//!   rules;
 //! - by field: a literal of a field item (`CommandLine|contains: ...`) occurs in that field's
-//!   value, so the field database is scanned over the values of the fields such literals name,
+//!   value, so a field database is scanned over the values of the fields its literals name,
 //!   not over every value (a Windows event's long `Message` is named by few rules); keyword
 //!   literals are in a second database, scanned over the message, or over every value of an
 //!   event without one, as keywords are matched.
@@ -67,13 +69,12 @@ impl Db {
     }
 }
 
-/// The databases for the events of one product.
+/// The databases of the rules of one logsource.
 struct Partition {
-    /// Lowercase; `None`: events whose product no partition names.
-    product: Option<CompactString>,
-    /// Literals of field items, scanned over the values of `names`.
+    /// Literals of field items, scanned over the values of the fields they name: `wanted`,
+    /// by field id.
     fields: Db,
-    names: Names,
+    wanted: Vec<bool>,
     /// Keyword literals, scanned over the message, or every value when there is none.
     keywords: Db,
 }
@@ -81,6 +82,9 @@ struct Partition {
 /// The compiled prefilter of a rule set.
 pub(crate) struct Prefilter {
     partitions: Vec<Partition>,
+    /// The fields some literal names, numbered: an event's field names are looked up here
+    /// once per event, not once per partition.
+    field_ids: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
     /// Rules with no literal set: evaluated on every event of their logsource.
     always: Vec<u32>,
     /// Distinct literals over all partitions.
@@ -146,29 +150,27 @@ impl Prefilter {
         self.always.len()
     }
 
-    /// Builds the prefilter from each rule's product and literal set (`None`: no prefilter
+    /// Builds the prefilter from each rule's logsource and literal set (`None`: no prefilter
     /// for that rule).
-    pub(crate) fn build(rules: &[(Option<&str>, Option<Vec<Literal>>)]) -> Result<Prefilter, String> {
+    pub(crate) fn build(rules: &[(&LogSource, Option<Vec<Literal>>)]) -> Result<Prefilter, String> {
         // A few rules are cheaper to evaluate than an event is to scan (BENCHMARKS.md).
         if rules.len() < MIN_RULES {
             let always = (0..rules.len() as u32).collect();
-            return Ok(Prefilter { partitions: Vec::new(), always, literals: 0 });
+            return Ok(Prefilter { partitions: Vec::new(), field_ids: Default::default(), always, literals: 0 });
         }
-        let mut products: Vec<Option<String>> =
-            rules.iter().filter_map(|(p, _)| p.map(str::to_ascii_lowercase)).map(Some).collect();
-        products.push(None);
-        products.sort();
-        products.dedup();
-        let mut parts: Vec<PartitionLiterals> = products.iter().map(|_| PartitionLiterals::default()).collect();
+        let key = |ls: &LogSource| {
+            let lower = |v: &Option<CompactString>| v.as_ref().map(|v| v.to_ascii_lowercase());
+            (lower(&ls.product), lower(&ls.category), lower(&ls.service))
+        };
+        let mut parts: HashMap<_, PartitionLiterals> = HashMap::new();
         let mut always = Vec::new();
         let mut distinct: HashSet<&Literal> = HashSet::new();
-        for (rule, (product, literals)) in rules.iter().enumerate() {
+        for (rule, (logsource, literals)) in rules.iter().enumerate() {
             let rule = rule as u32;
             let Some(literals) = literals else {
                 always.push(rule);
                 continue;
             };
-            let product = product.map(str::to_ascii_lowercase);
             if literals.iter().any(|l| l.text.len() < MIN_LITERAL) {
                 // A literal this short occurs in most events: scanning for it costs more than
                 // evaluating the rule on every event of its logsource.
@@ -176,39 +178,46 @@ impl Prefilter {
                 continue;
             }
             distinct.extend(literals.iter());
-            if let Some(part) = products.iter().position(|p| *p == product).and_then(|i| parts.get_mut(i)) {
-                for literal in literals {
-                    part.add(rule, literal);
-                }
+            let part = parts.entry(key(logsource)).or_default();
+            for literal in literals {
+                part.add(rule, literal);
             }
         }
-        let mut partitions = Vec::with_capacity(products.len());
-        for (part, product) in parts.into_iter().zip(products) {
+        let mut parts: Vec<_> = parts.into_iter().collect();
+        parts.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut field_ids: HashMap<Box<str>, u32, foldhash::fast::RandomState> = HashMap::default();
+        for (_, part) in &parts {
+            for name in &part.names {
+                let next = field_ids.len() as u32;
+                field_ids.entry(name.clone()).or_insert(next);
+            }
+        }
+        let mut partitions = Vec::with_capacity(parts.len());
+        for (_, part) in parts {
+            let mut wanted = vec![false; field_ids.len()];
+            for name in &part.names {
+                if let Some(&id) = field_ids.get(name) {
+                    wanted[id as usize] = true;
+                }
+            }
             partitions.push(Partition {
-                product: product.map(CompactString::from),
                 fields: Db::build(&part.fields)?,
-                names: part.names,
+                wanted,
                 keywords: Db::build(&part.keywords)?,
             });
         }
-        Ok(Prefilter { partitions, always, literals: distinct.len() })
+        Ok(Prefilter { partitions, field_ids, always, literals: distinct.len() })
     }
 
-    /// The databases to scan for events of `logsource` whose rules `applicable` says: the
-    /// field and keyword databases of its product's partition and of the rules that name no
-    /// product, each only when it holds a literal of an applicable rule (a Windows event is
-    /// not scanned for the literals of web server rules). Pairs of (partition, 0 for fields or
-    /// 1 for keywords).
-    fn scans_for(&self, logsource: &LogSource, applicable: &[bool]) -> Vec<(usize, usize)> {
-        let product = logsource.product.as_ref().map(|p| p.to_ascii_lowercase());
+    /// The databases to scan for events whose rules `applicable` says: those that hold a
+    /// literal of an applicable rule. Pairs of (partition, 0 for fields or 1 for keywords).
+    fn scans_for(&self, applicable: &[bool]) -> Vec<(usize, usize)> {
         let needed = |db: &Db| db.rules_of.iter().flatten().any(|&r| applicable.get(r as usize) == Some(&true));
         let mut scans = Vec::new();
         for (i, p) in self.partitions.iter().enumerate() {
-            if p.product.is_none() || (product.is_some() && p.product.as_deref() == product.as_deref()) {
-                for (kind, db) in [&p.fields, &p.keywords].into_iter().enumerate() {
-                    if needed(db) {
-                        scans.push((i, kind));
-                    }
+            for (kind, db) in [&p.fields, &p.keywords].into_iter().enumerate() {
+                if needed(db) {
+                    scans.push((i, kind));
                 }
             }
         }
@@ -232,6 +241,13 @@ pub struct Scratch<'a> {
     scanners: Vec<[Option<BlockScanner<'a>>; 2]>,
     /// A scanner could not be allocated: every applicable rule is evaluated.
     unfiltered: bool,
+    /// The event's values as scanned (each followed by a line feed), built once per event,
+    /// and each value's (field id or `u32::MAX`, start, end including its line feed).
+    text: Vec<u8>,
+    spans: Vec<(u32, usize, usize)>,
+    /// The span of the `message` value, when the event has a non-empty one.
+    message: Option<(usize, usize)>,
+    /// What a field database scans: the spans of the fields it names.
     hay: Vec<u8>,
     lowered: String,
     /// Generation mark per rule: a rule is a candidate when its mark equals `generation`.
@@ -300,6 +316,9 @@ impl<'a> Scratch<'a> {
         Scratch {
             scanners,
             unfiltered,
+            text: Vec::new(),
+            spans: Vec::new(),
+            message: None,
             hay: Vec::new(),
             lowered: String::new(),
             marks: vec![0; rules],
@@ -326,7 +345,7 @@ impl<'a> Scratch<'a> {
         if !self.routes.contains_key(&event.logsource) {
             let applicable: Vec<bool> = (0..self.marks.len()).map(&applies).collect();
             let always = prefilter.always.iter().copied().filter(|&r| applicable[r as usize]).collect();
-            let scans = prefilter.scans_for(&event.logsource, &applicable);
+            let scans = prefilter.scans_for(&applicable);
             self.routes.insert(event.logsource.clone(), Route { applicable, always, scans });
         }
         self.candidates.clear();
@@ -340,7 +359,22 @@ impl<'a> Scratch<'a> {
             return &self.candidates;
         }
         self.candidates.extend_from_slice(&route.always);
-        let (hay, lowered, marks) = (&mut self.hay, &mut self.lowered, &mut self.marks[..]);
+        if !route.scans.is_empty() {
+            // Every value as scanned, once.
+            self.text.clear();
+            self.spans.clear();
+            self.message = None;
+            for (name, value) in &event.fields {
+                let start = self.text.len();
+                push_value(&mut self.text, &mut self.lowered, value);
+                let id = prefilter.field_ids.get(name.as_ref()).copied().unwrap_or(u32::MAX);
+                self.spans.push((id, start, self.text.len()));
+                if name == "message" && self.text.len() - start > 1 {
+                    self.message = Some((start, self.text.len()));
+                }
+            }
+        }
+        let (text, hay, marks) = (&self.text[..], &mut self.hay, &mut self.marks[..]);
         let mut ok = true;
         for &(p, kind) in &route.scans {
             let (Some(partition), Some(Some(scanner))) =
@@ -348,23 +382,22 @@ impl<'a> Scratch<'a> {
             else {
                 continue;
             };
-            hay.clear();
-            let db = if kind == 0 {
-                for (name, value) in &event.fields {
-                    if partition.names.contains(name.as_ref()) {
-                        push_value(hay, lowered, value);
+            let (scanned, db): (&[u8], _) = if kind == 0 {
+                hay.clear();
+                for &(id, start, end) in &self.spans {
+                    if partition.wanted.get(id as usize) == Some(&true) {
+                        hay.extend_from_slice(&text[start..end]);
                     }
                 }
-                &partition.fields
+                (hay, &partition.fields)
             } else {
                 // As keywords are matched: the message, or every value of an event without one.
-                match event.field("message").filter(|m| !m.as_text().is_empty()) {
-                    Some(message) => push_value(hay, lowered, message),
-                    None => event.fields.values().for_each(|v| push_value(hay, lowered, v)),
+                match self.message {
+                    Some((start, end)) => (&text[start..end], &partition.keywords),
+                    None => (text, &partition.keywords),
                 }
-                &partition.keywords
             };
-            ok &= scan(scanner, hay, db, &route.applicable, marks, generation, &mut self.candidates);
+            ok &= scan(scanner, scanned, db, &route.applicable, marks, generation, &mut self.candidates);
         }
         if !ok {
             // A failed scan must not hide a match: evaluate every applicable rule.
