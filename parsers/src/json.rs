@@ -83,101 +83,68 @@ fn element(v: &Json) -> &Json {
     v.get("#text").unwrap_or(v)
 }
 
-/// Windows event log channels and their Sigma services, as pySigma's Windows pipeline maps
-/// services to channels (plus the services SigmaHQ's rules name whose channels it leaves out).
-pub const CHANNELS: &[(&str, &str)] = &[
-    ("Security", "security"),
-    ("System", "system"),
-    ("Application", "application"),
-    ("Microsoft-Windows-Sysmon/Operational", "sysmon"),
-    ("Windows PowerShell", "powershell-classic"),
-    ("Microsoft-Windows-PowerShell/Operational", "powershell"),
-    ("PowerShellCore/Operational", "powershell"),
-    ("Microsoft-Windows-TaskScheduler/Operational", "taskscheduler"),
-    ("Microsoft-Windows-WMI-Activity/Operational", "wmi"),
-    ("Microsoft-Windows-Windows Defender/Operational", "windefend"),
-    ("Microsoft-Windows-Bits-Client/Operational", "bits-client"),
-    ("Microsoft-Windows-CodeIntegrity/Operational", "codeintegrity-operational"),
-    ("DNS Server", "dns-server"),
-    ("Microsoft-Windows-DNS-Server/Audit", "dns-server-audit"),
-    ("Microsoft-Windows-DNS-Server/Analytical", "dns-server-analytic"),
-    ("Microsoft-Windows-DNS Client Events/Operational", "dns-client"),
-    ("Microsoft-Windows-DriverFrameworks-UserMode/Operational", "driver-framework"),
-    ("Microsoft-Windows-Windows Firewall With Advanced Security/Firewall", "firewall-as"),
-    ("Microsoft-Windows-AppLocker/MSI and Script", "applocker"),
-    ("Microsoft-Windows-AppLocker/EXE and DLL", "applocker"),
-    ("Microsoft-Windows-AppLocker/Packaged app-Deployment", "applocker"),
-    ("Microsoft-Windows-AppLocker/Packaged app-Execution", "applocker"),
-    ("MSExchange Management", "msexchange-management"),
-    ("Microsoft-Windows-NTLM/Operational", "ntlm"),
-    ("OpenSSH/Operational", "openssh"),
-    ("Microsoft-Windows-PrintService/Admin", "printservice-admin"),
-    ("Microsoft-Windows-PrintService/Operational", "printservice-operational"),
-    ("Microsoft-Windows-Security-Mitigations/Kernel Mode", "security-mitigations"),
-    ("Microsoft-Windows-Security-Mitigations/User Mode", "security-mitigations"),
-    ("Microsoft-Windows-Shell-Core/Operational", "shell-core"),
-    ("Microsoft-Windows-SmbClient/Security", "smbclient-security"),
-    ("Microsoft-Windows-SmbClient/Connectivity", "smbclient-connectivity"),
-    ("Microsoft-Windows-SMBServer/Connectivity", "smbserver-connectivity"),
-    ("Microsoft-Windows-TerminalServices-LocalSessionManager/Operational", "terminalservices-localsessionmanager"),
-    ("Microsoft-Windows-AppXDeploymentServer/Operational", "appxdeployment-server"),
-    ("Microsoft-Windows-AppXDeployment-Server/Operational", "appxdeployment-server"),
-    ("Microsoft-Windows-AppxPackaging/Operational", "appxpackaging-om"),
-    ("Microsoft-Windows-AppModel-Runtime/Admin", "appmodel-runtime"),
-    ("Microsoft-Windows-DHCP-Server/Operational", "dhcp"),
-    ("Microsoft-Windows-LDAP-Client/Debug", "ldap"),
-    ("Microsoft-ServiceBus-Client", "microsoft-servicebus-client"),
-    ("Microsoft-Windows-Diagnosis-Scripted/Operational", "diagnosis-scripted"),
-    ("Microsoft-Windows-BitLocker/BitLocker Management", "bitlocker"),
-    ("Microsoft-Windows-LSA/Operational", "lsa-server"),
-    ("Microsoft-Windows-CAPI2/Operational", "capi2"),
-    (
-        "Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational",
-        "certificateservicesclient-lifecycle-system",
-    ),
-    ("Microsoft-IIS-Configuration/Operational", "iis-configuration"),
-    ("Microsoft-Windows-VHDMP-Operational", "vhdmp"),
-    ("Microsoft-Windows-VHDMP/Operational", "vhdmp"),
-];
-
-/// The Sigma service of a Windows event log channel (compared case-insensitively); see
-/// [`CHANNELS`].
-pub fn windows_service(channel: &str) -> Option<&'static str> {
-    CHANNELS.iter().find(|(c, _)| c.eq_ignore_ascii_case(channel)).map(|(_, s)| *s)
+/// The Windows tables (`parsers/data/windows.toml`): channels to services, (service, event
+/// id) to categories, field renames and implied categories. Data, not code.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowsTables {
+    channels: Vec<ChannelRow>,
+    categories: Vec<CategoryRow>,
+    renames: Vec<RenameRow>,
+    implied: Vec<ImpliedRow>,
 }
 
-/// The Sigma category of a Windows event: Sysmon's event ids (12 by its `EventType`),
-/// Security 4688, and the PowerShell module/script/classic events.
-///
-/// | service | event id | category |
-/// |---|---|---|
-/// | sysmon | 1 | `process_creation` |
-/// | sysmon | 2 | `file_change` |
-/// | sysmon | 3 | `network_connection` |
-/// | sysmon | 4, 16 | `sysmon_status` |
-/// | sysmon | 5 | `process_termination` |
-/// | sysmon | 6 | `driver_load` |
-/// | sysmon | 7 | `image_load` |
-/// | sysmon | 8 | `create_remote_thread` |
-/// | sysmon | 9 | `raw_access_thread` |
-/// | sysmon | 10 | `process_access` |
-/// | sysmon | 11 | `file_event` |
-/// | sysmon | 12 | `registry_add` (`EventType` `CreateKey`...), `registry_delete` (`DeleteKey`, `DeleteValue`), else `registry_event` |
-/// | sysmon | 13 | `registry_set` |
-/// | sysmon | 14 | `registry_rename` |
-/// | sysmon | 15 | `create_stream_hash` |
-/// | sysmon | 17, 18 | `pipe_created` |
-/// | sysmon | 19, 20, 21 | `wmi_event` |
-/// | sysmon | 22 | `dns_query` |
-/// | sysmon | 23, 26 | `file_delete` |
-/// | sysmon | 24 | `clipboard_capture` |
-/// | sysmon | 25 | `process_tampering` |
-/// | sysmon | 27, 28 | `file_block` |
-/// | sysmon | 29 | `file_executable_detected` |
-/// | sysmon | 255 | `sysmon_error` |
-/// | security | 4688 | `process_creation` |
-/// | powershell | 4103 / 4104 | `ps_module` / `ps_script` |
-/// | powershell-classic | 400 / 600 / 800 | `ps_classic_start` / `ps_classic_provider_start` / `ps_classic_script` |
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelRow {
+    channel: String,
+    service: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryRow {
+    service: String,
+    event_ids: Vec<i64>,
+    category: String,
+    /// The row fits only events whose `EventType`, lowercased, starts with this.
+    event_type_prefix: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameRow {
+    service: String,
+    event_ids: Vec<i64>,
+    from: String,
+    to: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImpliedRow {
+    categories: Vec<String>,
+    implies: Vec<String>,
+}
+
+const WINDOWS_TABLES: &str = include_str!("../data/windows.toml");
+
+fn windows_tables() -> Result<WindowsTables, toml::de::Error> {
+    toml::from_str(WINDOWS_TABLES)
+}
+
+/// The tables, read once. The file is compiled in and a unit test reads it, so it parses; were
+/// it not to, no event would be given a Windows service or category (never a panic).
+static TABLES: std::sync::LazyLock<WindowsTables> = std::sync::LazyLock::new(|| windows_tables().unwrap_or_default());
+
+/// The Sigma service of a Windows event log channel (compared case-insensitively).
+pub fn windows_service(channel: &str) -> Option<&'static str> {
+    TABLES.channels.iter().find(|r| r.channel.eq_ignore_ascii_case(channel)).map(|r| r.service.as_str())
+}
+
+/// The Sigma category of a Windows event of `service` (Sysmon's event ids, Security 4688,
+/// the PowerShell module/script/classic events...; `registry_*` for Sysmon 12 by its
+/// `EventType`): the first row of the categories table that fits.
 ///
 /// The `registry_*` categories also belong to `registry_event`: see [`implied_categories`].
 pub fn windows_category(
@@ -185,53 +152,35 @@ pub fn windows_category(
     event_id: Option<i64>,
     event_type: Option<&str>,
 ) -> Option<&'static str> {
-    let id = event_id?;
-    Some(match (service?, id) {
-        ("sysmon", 1) | ("security", 4688) => "process_creation",
-        ("sysmon", 2) => "file_change",
-        ("sysmon", 3) => "network_connection",
-        ("sysmon", 4 | 16) => "sysmon_status",
-        ("sysmon", 5) => "process_termination",
-        ("sysmon", 6) => "driver_load",
-        ("sysmon", 7) => "image_load",
-        ("sysmon", 8) => "create_remote_thread",
-        ("sysmon", 9) => "raw_access_thread",
-        ("sysmon", 10) => "process_access",
-        ("sysmon", 11) => "file_event",
-        ("sysmon", 12) => match event_type {
-            Some(t) if t.to_ascii_lowercase().starts_with("delete") => "registry_delete",
-            Some(t) if t.to_ascii_lowercase().starts_with("create") => "registry_add",
-            _ => "registry_event",
-        },
-        ("sysmon", 13) => "registry_set",
-        ("sysmon", 14) => "registry_rename",
-        ("sysmon", 15) => "create_stream_hash",
-        ("sysmon", 17 | 18) => "pipe_created",
-        ("sysmon", 19..=21) => "wmi_event",
-        ("sysmon", 22) => "dns_query",
-        ("sysmon", 23 | 26) => "file_delete",
-        ("sysmon", 24) => "clipboard_capture",
-        ("sysmon", 25) => "process_tampering",
-        ("sysmon", 27 | 28) => "file_block",
-        ("sysmon", 29) => "file_executable_detected",
-        ("sysmon", 255) => "sysmon_error",
-        ("powershell", 4103) => "ps_module",
-        ("powershell", 4104) => "ps_script",
-        ("powershell-classic", 400) => "ps_classic_start",
-        ("powershell-classic", 600) => "ps_classic_provider_start",
-        ("powershell-classic", 800) => "ps_classic_script",
-        _ => return None,
-    })
+    let (service, id) = (service?, event_id?);
+    let event_type = event_type.map(str::to_ascii_lowercase);
+    TABLES
+        .categories
+        .iter()
+        .find(|r| {
+            r.service == service
+                && r.event_ids.contains(&id)
+                && r.event_type_prefix
+                    .as_deref()
+                    .is_none_or(|p| event_type.as_deref().is_some_and(|t| t.starts_with(p)))
+        })
+        .map(|r| r.category.as_str())
 }
 
 /// The other Sigma categories an event of `category` belongs to: Sigma's `registry_event` is
 /// the union of `registry_add`, `registry_delete`, `registry_set` and `registry_rename`, so a
 /// rule for `registry_event` applies to events of any of these.
-pub fn implied_categories(category: &str) -> &'static [&'static str] {
-    match category {
-        "registry_add" | "registry_delete" | "registry_set" | "registry_rename" => &["registry_event"],
-        _ => &[],
-    }
+pub fn implied_categories(category: &str) -> &'static [String] {
+    TABLES.implied.iter().find(|r| r.categories.iter().any(|c| c == category)).map_or(&[], |r| r.implies.as_slice())
+}
+
+/// The field renames for an event of (service, event id): `(from, to)` pairs.
+fn windows_renames(service: &str, event_id: i64) -> impl Iterator<Item = (&'static str, &'static str)> {
+    TABLES
+        .renames
+        .iter()
+        .filter(move |r| r.service == service && r.event_ids.contains(&event_id))
+        .map(|r| (r.from.as_str(), r.to.as_str()))
 }
 
 /// The logsource of a Windows event from its channel (or provider), event id and `EventType`.
@@ -293,9 +242,10 @@ fn windows(fields: &mut Fields) -> Option<LogSource> {
         None => String::new(),
     };
     let logsource = windows_logsource(&channel, event_id, fields.get("EventType").map(|t| t.as_text()).as_deref());
-    if logsource.service.as_deref() == Some("security") && event_id == Some(4688) {
-        alias(fields, "NewProcessName", "Image");
-        alias(fields, "ParentProcessName", "ParentImage");
+    if let (Some(service), Some(id)) = (logsource.service.as_deref(), event_id) {
+        for (from, to) in windows_renames(service, id) {
+            alias(fields, from, to);
+        }
     }
     Some(logsource)
 }
@@ -592,6 +542,18 @@ mod tests {
         ] {
             assert_eq!(windows_logsource(channel, Some(1), None).service.as_deref(), Some(service), "{channel}");
         }
+    }
+
+    #[test]
+    fn windows_tables_parse() {
+        let tables = windows_tables().unwrap_or_else(|e| panic!("parsers/data/windows.toml: {e}"));
+        assert!(tables.channels.len() >= 40);
+        assert!(tables.categories.iter().any(|r| r.category == "process_creation"));
+        assert_eq!(windows_service("microsoft-windows-sysmon/operational"), Some("sysmon"));
+        assert_eq!(windows_category(Some("sysmon"), Some(12), Some("DeleteValue")), Some("registry_delete"));
+        assert_eq!(windows_category(Some("sysmon"), Some(12), Some("CreateKey")), Some("registry_add"));
+        assert_eq!(windows_category(Some("sysmon"), Some(12), None), Some("registry_event"));
+        assert_eq!(windows_category(Some("security"), Some(4624), None), None);
     }
 
     #[test]

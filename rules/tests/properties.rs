@@ -1,0 +1,297 @@
+//! Property tests of Sigma's value modifiers and conditions: random values, needles, patterns
+//! and condition expressions, each checked three ways: against what the Sigma specification
+//! says the result is (computed here, independently of the crate), against the reference
+//! interpreter (`RuleSet::matches`), and against the compiled matcher with the prefilter on
+//! (`RuleSet::matches_with`; 64 filler rules make the rule set large enough to have one).
+
+use base64::Engine as _;
+use proptest::prelude::*;
+use vigil_parsers::{Event, InputFormat, ParseContext};
+use vigil_rules::{RuleSet, RuleSource};
+
+/// Enough rules that never match for the prefilter to be built (it starts at 64 rules).
+const FILLERS: usize = 64;
+
+/// Compiles `detection` (the lines under `detection:`, indented by two) with the fillers.
+fn rule_set(detection: &str) -> RuleSet {
+    let mut sources = vec![RuleSource::new(
+        "under_test.yml",
+        format!("title: under test\nid: under-test\nlogsource:\n  product: test\ndetection:\n{detection}"),
+    )];
+    for i in 0..FILLERS {
+        sources.push(RuleSource::new(
+            format!("filler{i}.yml"),
+            format!(
+                "title: filler {i}\nid: filler-{i}\nlogsource:\n  product: test\ndetection:\n  sel:\n    f|contains: \
+                 'qqfiller{i}zz'\n  condition: sel\n"
+            ),
+        ));
+    }
+    let (set, diagnostics) = RuleSet::compile(sources);
+    assert!(diagnostics.is_empty(), "{detection}\n{diagnostics:?}");
+    assert_eq!(set.len(), FILLERS + 1);
+    set
+}
+
+/// An event of product `test` with the given JSON fields.
+fn event(fields: serde_json::Value) -> Event {
+    let line = fields.to_string();
+    let ctx = ParseContext::new(chrono::Utc::now());
+    let mut event = vigil_parsers::parse_text(&line, &ctx, InputFormat::Json).unwrap_or_else(|e| panic!("{line}: {e}"));
+    event.logsource.product = Some("test".into());
+    event
+}
+
+/// Whether the rule under test (index 0) matches, by the reference interpreter and by the
+/// compiled matcher; the two must agree.
+fn hit(set: &RuleSet, event: &Event) -> bool {
+    let (mut reference, mut compiled) = (Vec::new(), Vec::new());
+    set.matches(event, &mut reference);
+    let mut scratch = set.scratch();
+    set.matches_with(event, &mut scratch, &mut compiled);
+    assert_eq!(reference, compiled, "the compiled matcher disagrees with the reference on {:?}", event.fields);
+    assert!(reference.iter().all(|&i| i == 0), "a filler matched: {reference:?}");
+    reference == [0]
+}
+
+/// A YAML single-quoted scalar.
+fn quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A Sigma string whose characters are all literal: `*`, `?` and `\` escaped.
+fn escaped(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Text from a small alphabet, so that needles often occur: ASCII letters of both cases, the
+/// characters SQL engines treat as wildcards (`_`, `%`), separators, `\`, and Vietnamese
+/// letters whose case differs outside ASCII.
+fn text(max: usize) -> impl Strategy<Value = String> {
+    text_in(0, max)
+}
+
+/// [`text`] of at least `min` characters.
+fn text_in(min: usize, max: usize) -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop::sample::select(vec!['a', 'b', 'A', 'B', '_', '%', '.', '-', '/', ' ', '\\', 'đ', 'Đ', 'ă', 'Ă']),
+        min..max,
+    )
+    .prop_map(|cs| cs.into_iter().collect())
+}
+
+fn lower(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// One element of a wildcard pattern.
+#[derive(Clone, Debug)]
+enum Glob {
+    Char(char),
+    Star,
+    Question,
+}
+
+/// Sigma wildcard matching, written from the specification: `*` any sequence, `?` one
+/// character, everything else literal, case-insensitive.
+fn glob_matches(pattern: &[Glob], hay: &[char]) -> bool {
+    match pattern.split_first() {
+        None => hay.is_empty(),
+        Some((Glob::Star, rest)) => (0..=hay.len()).any(|i| glob_matches(rest, &hay[i..])),
+        Some((Glob::Question, rest)) => !hay.is_empty() && glob_matches(rest, &hay[1..]),
+        Some((Glob::Char(c), rest)) => {
+            hay.first().is_some_and(|h| lower(&h.to_string()) == lower(&c.to_string())) && glob_matches(rest, &hay[1..])
+        }
+    }
+}
+
+fn glob() -> impl Strategy<Value = Vec<Glob>> {
+    proptest::collection::vec(
+        prop_oneof![
+            6 => prop::sample::select(vec!['a', 'B', '_', '%', '\\', 'đ', 'Ă', '*', '?']).prop_map(Glob::Char),
+            2 => Just(Glob::Star),
+            1 => Just(Glob::Question),
+        ],
+        0..6,
+    )
+}
+
+fn render(pattern: &[Glob]) -> String {
+    pattern
+        .iter()
+        .map(|g| match g {
+            Glob::Char(c) => escaped(&c.to_string()),
+            Glob::Star => "*".into(),
+            Glob::Question => "?".into(),
+        })
+        .collect()
+}
+
+/// A condition over the selections `s0`..`s3`.
+#[derive(Clone, Debug)]
+enum Cond {
+    Sel(usize),
+    Not(Box<Cond>),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    OneOf,
+    AllOf,
+}
+
+fn cond() -> impl Strategy<Value = Cond> {
+    let leaf = prop_oneof![6 => (0..4usize).prop_map(Cond::Sel), 1 => Just(Cond::OneOf), 1 => Just(Cond::AllOf)];
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|c| Cond::Not(Box::new(c))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Cond::And(Box::new(a), Box::new(b))),
+            (inner.clone(), inner).prop_map(|(a, b)| Cond::Or(Box::new(a), Box::new(b))),
+        ]
+    })
+}
+
+fn cond_text(c: &Cond) -> String {
+    match c {
+        Cond::Sel(i) => format!("s{i}"),
+        Cond::Not(c) => format!("not {}", cond_text(c)),
+        Cond::And(a, b) => format!("({} and {})", cond_text(a), cond_text(b)),
+        Cond::Or(a, b) => format!("({} or {})", cond_text(a), cond_text(b)),
+        Cond::OneOf => "1 of s*".into(),
+        Cond::AllOf => "all of them".into(),
+    }
+}
+
+fn cond_value(c: &Cond, sel: &[bool; 4]) -> bool {
+    match c {
+        Cond::Sel(i) => sel[*i],
+        Cond::Not(c) => !cond_value(c, sel),
+        Cond::And(a, b) => cond_value(a, sel) && cond_value(b, sel),
+        Cond::Or(a, b) => cond_value(a, sel) || cond_value(b, sel),
+        Cond::OneOf => sel.iter().any(|&s| s),
+        Cond::AllOf => sel.iter().all(|&s| s),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// `contains`, `startswith`, `endswith` and plain equality, with and without `|cased`.
+    #[test]
+    fn string_comparisons(hay in text_in(1, 12), needle in text(4), cased in any::<bool>(), how in 0..4usize) {
+        let modifier = ["", "|contains", "|startswith", "|endswith"][how];
+        let cased_modifier = if cased { "|cased" } else { "" };
+        let set = rule_set(&format!(
+            "  sel:\n    f{modifier}{cased_modifier}: {}\n  condition: sel\n",
+            quoted(&escaped(&needle))
+        ));
+        let (h, n) = if cased { (hay.clone(), needle.clone()) } else { (lower(&hay), lower(&needle)) };
+        let expected = match how {
+            0 => h == n,
+            1 => h.contains(&n),
+            2 => h.starts_with(&n),
+            _ => h.ends_with(&n),
+        };
+        prop_assert_eq!(hit(&set, &event(serde_json::json!({ "f": hay }))), expected, "{:?} {} {:?}", hay, modifier, needle);
+    }
+
+    /// `*` and `?` are the only wildcards, `\` escapes, and matching is case-insensitive.
+    #[test]
+    fn wildcards(hay in text_in(1, 8), pattern in glob()) {
+        let set = rule_set(&format!("  sel:\n    f: {}\n  condition: sel\n", quoted(&render(&pattern))));
+        let chars: Vec<char> = hay.chars().collect();
+        let expected = glob_matches(&pattern, &chars);
+        prop_assert_eq!(hit(&set, &event(serde_json::json!({ "f": hay }))), expected, "{:?} vs {}", hay, render(&pattern));
+    }
+
+    /// A list of values is any of them; with `|all`, every one. (Two or more `contains`
+    /// values are one automaton in the compiled matcher.)
+    #[test]
+    fn value_lists(hay in text_in(1, 16), needles in proptest::collection::vec(text(3), 1..6), all in any::<bool>()) {
+        let values: Vec<String> = needles.iter().map(|n| quoted(&escaped(n))).collect();
+        let modifier = if all { "|contains|all" } else { "|contains" };
+        let set = rule_set(&format!("  sel:\n    f{modifier}: [{}]\n  condition: sel\n", values.join(", ")));
+        let h = lower(&hay);
+        let expected = if all {
+            needles.iter().all(|n| h.contains(&lower(n)))
+        } else {
+            needles.iter().any(|n| h.contains(&lower(n)))
+        };
+        prop_assert_eq!(hit(&set, &event(serde_json::json!({ "f": hay }))), expected);
+    }
+
+    /// Keywords: the values searched in the message.
+    #[test]
+    fn keywords(message in text_in(1, 16), needles in proptest::collection::vec(text(3), 1..4)) {
+        let values: Vec<String> = needles.iter().map(|n| format!("    - {}", quoted(&escaped(n)))).collect();
+        let set = rule_set(&format!("  keywords:\n{}\n  condition: keywords\n", values.join("\n")));
+        let m = lower(&message);
+        let expected = needles.iter().any(|n| m.contains(&lower(n)));
+        prop_assert_eq!(hit(&set, &event(serde_json::json!({ "message": message }))), expected);
+    }
+
+    /// Numbers compare as values, never as substrings, whether the event has a number or text.
+    #[test]
+    fn numbers(wanted in 0..5000i64, value in 0..5000i64, as_text in any::<bool>()) {
+        let set = rule_set(&format!("  sel:\n    n: {wanted}\n  condition: sel\n"));
+        let field = if as_text { serde_json::json!(value.to_string()) } else { serde_json::json!(value) };
+        prop_assert_eq!(hit(&set, &event(serde_json::json!({ "n": field }))), wanted == value);
+    }
+
+    /// `lt`, `lte`, `gt`, `gte` compare numbers.
+    #[test]
+    fn numeric_comparisons(bound in -100..100i64, value in -100..100i64, how in 0..4usize) {
+        let modifier = ["lt", "lte", "gt", "gte"][how];
+        let set = rule_set(&format!("  sel:\n    n|{modifier}: {bound}\n  condition: sel\n"));
+        let expected = [value < bound, value <= bound, value > bound, value >= bound][how];
+        prop_assert_eq!(hit(&set, &event(serde_json::json!({ "n": value }))), expected);
+    }
+
+    /// A field the event lacks makes its comparison false, so `not` of it is true; `exists`
+    /// says whether it is there.
+    #[test]
+    fn absent_fields(present in any::<bool>(), value in text_in(1, 6), needle in text(3)) {
+        let set = rule_set(&format!(
+            "  sel:\n    f|contains: {}\n  condition: not sel\n",
+            quoted(&escaped(&needle))
+        ));
+        let fields = if present { serde_json::json!({ "f": value }) } else { serde_json::json!({ "g": value }) };
+        let expected = !(present && lower(&value).contains(&lower(&needle)));
+        prop_assert_eq!(hit(&set, &event(fields.clone())), expected);
+        let set = rule_set(&format!("  sel:\n    f|exists: {present}\n  condition: sel\n"));
+        prop_assert!(hit(&set, &event(fields)));
+    }
+
+    /// `base64offset|contains` finds a text wherever it sits in the encoded bytes.
+    #[test]
+    fn base64offset(needle in "[a-zA-Z0-9 ]{3,12}", prefix in "[a-z]{0,5}", suffix in "[a-z]{0,5}") {
+        let set = rule_set(&format!(
+            "  sel:\n    f|base64offset|contains: {}\n  condition: sel\n",
+            quoted(&needle)
+        ));
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}{needle}{suffix}"));
+        prop_assert!(hit(&set, &event(serde_json::json!({ "f": encoded }))), "{} in {}", needle, encoded);
+    }
+
+    /// Conditions: and, or, not, parentheses, `1 of`, `all of them`, over selections whose
+    /// results are known.
+    #[test]
+    fn conditions(c in cond(), sel in any::<[bool; 4]>()) {
+        let mut detection = String::new();
+        for i in 0..4 {
+            detection.push_str(&format!("  s{i}:\n    f{i}: 'yes'\n"));
+        }
+        detection.push_str(&format!("  condition: {}\n", cond_text(&c)));
+        let set = rule_set(&detection);
+        let mut fields = serde_json::Map::new();
+        for (i, s) in sel.iter().enumerate() {
+            fields.insert(format!("f{i}"), if *s { "YES" } else { "no" }.into());
+        }
+        prop_assert_eq!(hit(&set, &event(serde_json::Value::Object(fields))), cond_value(&c, &sel), "{}", cond_text(&c));
+    }
+}
