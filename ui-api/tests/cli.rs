@@ -209,6 +209,44 @@ fn rules_test_runs_fixtures_and_explains_hits_and_misses() {
 }
 
 #[test]
+fn rules_profile_reports_what_each_rule_costs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(rules.join("whoami.yml"), WIN_RULE).expect("write");
+    let ssh = "title: SSH Failure\nid: 5d0c6a8e-3f7e-4a53-9d7c-2b1f0b6e9c01\nlogsource:\n  product: linux\n  service: sshd\n\
+               detection:\n  sel:\n    message|contains: 'Failed password'\n  condition: sel\n";
+    std::fs::write(rules.join("ssh.yml"), ssh).expect("write");
+    let hit = r#"{"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational", "Image": "C:\\Windows\\System32\\whoami.exe", "ParentImage": "C:\\Windows\\System32\\cmd.exe", "User": "TINH\\an"}"#;
+    let miss = hit.replace("whoami", "notepad");
+    let ssh_line = "<38>Nov 23 10:00:01 web01 sshd[1]: Failed password for root from 203.0.113.9 port 52044 ssh2";
+    std::fs::write(dir.path().join("events.log"), format!("{hit}\n{miss}\n{ssh_line}\n{ssh_line}\n")).expect("write");
+
+    let out = vigil(&["rules", "profile", "rules", "--events", "events.log", "--passes", "3", "--json"], dir.path());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let summary = &lines[0];
+    assert_eq!((summary["rules"].as_u64(), summary["events"].as_u64()), (Some(2), Some(12)), "{summary}");
+    assert_eq!(summary["hits"].as_u64(), Some(9), "one Windows hit and two SSH hits per pass: {summary}");
+    // Each rule evaluated only on the events of its logsource: 2 and 2 per pass.
+    let by_title = |t: &str| lines[1..].iter().find(|l| l["title"] == t).unwrap_or_else(|| panic!("{t}: {lines:?}"));
+    let whoami = by_title("Whoami Run by a Shell");
+    assert_eq!((whoami["evaluated"].as_u64(), whoami["hits"].as_u64()), (Some(6), Some(3)), "{whoami}");
+    let ssh = by_title("SSH Failure");
+    assert_eq!((ssh["evaluated"].as_u64(), ssh["hits"].as_u64()), (Some(6), Some(6)), "{ssh}");
+    assert!(ssh["time_ms"].as_f64().is_some_and(|t| t > 0.0), "{ssh}");
+
+    // The table names the rules, costliest first, and --top limits it.
+    let out = vigil(&["rules", "profile", "rules", "--events", "events.log", "--top", "1"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("2 rules") && stdout.contains("4 events"), "{stdout}");
+    let listed = ["Whoami Run by a Shell", "SSH Failure"].iter().filter(|t| stdout.contains(*t)).count();
+    assert_eq!(listed, 1, "{stdout}");
+}
+
+#[test]
 fn replay_reads_stdin() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(VIGIL)
