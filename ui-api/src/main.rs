@@ -397,19 +397,28 @@ fn rule_sources(paths: &[PathBuf]) -> Result<(Vec<vigil_rules::RuleSource>, Vec<
     Ok((sources, diagnostics))
 }
 
-fn rules_test(
-    paths: Vec<PathBuf>,
-    events: Vec<String>,
-    explain: bool,
-    config: Option<PathBuf>,
-) -> Result<std::process::ExitCode> {
-    let config = match &config {
+/// What the rule author commands take from a configuration (`--config`, else the embedded
+/// default): placeholder values for compiling, and the time zone for parsing.
+fn author_settings(
+    config: Option<&std::path::Path>,
+) -> Result<(vigil_rules::CompileOptions, vigil_parsers::ParseContext)> {
+    let config = match config {
         Some(path) => Config::load(path)?,
         None => Config::default_config()?,
     };
     let options = vigil_rules::CompileOptions { placeholders: config.rules.placeholders.clone() };
     let mut ctx = vigil_parsers::ParseContext::new(chrono::Utc::now());
     ctx.tz = config.syslog.timezone;
+    Ok((options, ctx))
+}
+
+fn rules_test(
+    paths: Vec<PathBuf>,
+    events: Vec<String>,
+    explain: bool,
+    config: Option<PathBuf>,
+) -> Result<std::process::ExitCode> {
+    let (options, ctx) = author_settings(config.as_deref())?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if events.is_empty() {
         let fixtures = vigil_rules::fixtures::find(&paths);
@@ -526,13 +535,7 @@ fn profile(
     json: bool,
     config: Option<PathBuf>,
 ) -> Result<()> {
-    let config = match &config {
-        Some(path) => Config::load(path)?,
-        None => Config::default_config()?,
-    };
-    let options = vigil_rules::CompileOptions { placeholders: config.rules.placeholders.clone() };
-    let mut ctx = vigil_parsers::ParseContext::new(chrono::Utc::now());
-    ctx.tz = config.syslog.timezone;
+    let (options, ctx) = author_settings(config.as_deref())?;
     let (sources, io) = rule_sources(&paths)?;
     report(&io);
     let (set, diagnostics) = RuleSet::compile_with(sources, &options);
@@ -630,13 +633,9 @@ fn profile(
 }
 
 fn lint(paths: Vec<PathBuf>, config: Option<PathBuf>, json: bool) -> Result<std::process::ExitCode> {
-    let config = match &config {
-        Some(path) => Config::load(path)?,
-        None => Config::default_config()?,
-    };
+    let (options, _) = author_settings(config.as_deref())?;
     let (sources, mut diagnostics) = rule_sources(&paths)?;
     let files = sources.len();
-    let options = vigil_rules::CompileOptions { placeholders: config.rules.placeholders.clone() };
     let (set, d) = RuleSet::compile_with(sources, &options);
     diagnostics.extend(d);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
