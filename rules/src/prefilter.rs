@@ -40,6 +40,9 @@ pub(crate) const MIN_RULES: usize = 64;
 /// best against 1, 4 and 5 on the OTRF events: BENCHMARKS.md).
 const MIN_LITERAL: usize = 3;
 
+/// The most logsources whose routes a [`Scratch`] keeps.
+const MAX_ROUTES: usize = 1024;
+
 /// A hash set of field names with a fast hash (names are short and hashed per event).
 type Names = HashSet<Box<str>, foldhash::fast::RandomState>;
 
@@ -343,6 +346,11 @@ impl<'a> Scratch<'a> {
         }
         let generation = self.generation;
         if !self.routes.contains_key(&event.logsource) {
+            // Logsources come from the input (an unknown Windows channel is its own service):
+            // the cache is bounded, and rebuilt when full.
+            if self.routes.len() >= MAX_ROUTES {
+                self.routes.clear();
+            }
             let applicable: Vec<bool> = (0..self.marks.len()).map(&applies).collect();
             let always = prefilter.always.iter().copied().filter(|&r| applicable[r as usize]).collect();
             let scans = prefilter.scans_for(&applicable);
