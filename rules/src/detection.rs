@@ -17,6 +17,8 @@ use vigil_parsers::{Event, Value};
 
 use crate::condition::{Expr, Quantifier};
 
+mod rewrite;
+
 /// Why a detection could not be compiled: a stable code and a message.
 #[derive(Debug)]
 pub(crate) struct CompileError {
@@ -78,7 +80,7 @@ impl TimePart {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum ValueMatcher {
     /// A literal without wildcards. Lowercased at compile time unless `cased`.
     Text {
@@ -88,7 +90,17 @@ enum ValueMatcher {
     },
     /// Wildcards, or `|re`; for wildcards, the longest literal part (lowercase unless cased),
     /// which every match contains.
-    Regex(Regex, Option<String>),
+    ///
+    /// The third part is the same comparison without a regular expression, when there is one
+    /// for ASCII text (`*word*` is `contains` of an ASCII `word`): what the rewrite pass uses.
+    Regex(Regex, Option<String>, Option<Plain>),
+    /// The rewrite of a `Regex` with a plain form: the plain comparison on ASCII text, the
+    /// regular expression on other text (whose case folding the plain one does not copy).
+    /// Only the compiled matcher has these.
+    AsciiText {
+        plain: Plain,
+        re: Regex,
+    },
     Number(f64),
     Bool(bool),
     /// `null`: the field is absent or null.
@@ -121,7 +133,18 @@ impl ValueMatcher {
                 let text = value.as_text();
                 if *cased { compare(&text, needle, *cmp) } else { compare_ci(&text, needle, *cmp) }
             }
-            ValueMatcher::Regex(re, _) => !value.is_null() && re.is_match(&value.as_text()),
+            ValueMatcher::Regex(re, ..) => !value.is_null() && re.is_match(&value.as_text()),
+            ValueMatcher::AsciiText { plain, re } => {
+                if value.is_null() {
+                    return false;
+                }
+                let text = value.as_text();
+                match text.is_ascii() {
+                    true if plain.cased => compare(&text, &plain.needle, plain.cmp),
+                    true => compare_ci(&text, &plain.needle, plain.cmp),
+                    false => re.is_match(&text),
+                }
+            }
             ValueMatcher::Number(n) => value.as_f64() == Some(*n),
             ValueMatcher::Bool(b) => match value {
                 Value::Bool(v) => v == b,
@@ -159,7 +182,7 @@ impl ValueMatcher {
     fn literals(&self) -> Option<Vec<String>> {
         match self {
             ValueMatcher::Text { needle, cased: false, .. } if !needle.is_empty() => Some(vec![needle.clone()]),
-            ValueMatcher::Regex(_, Some(literal)) => Some(vec![literal.clone()]),
+            ValueMatcher::Regex(_, Some(literal), _) => Some(vec![literal.clone()]),
             ValueMatcher::Any(ms) => {
                 let mut all = Vec::new();
                 for m in ms {
@@ -238,56 +261,6 @@ struct Item {
     /// written, for explanations.
     key: String,
     shown: Vec<String>,
-    /// The rewrite of the item's case-insensitive `contains` values, for the compiled matcher.
-    contains_any: Option<ContainsAny>,
-}
-
-/// A rewrite: an item's case-insensitive `contains` values (any of them) as one Aho-Corasick
-/// automaton, so that a value is read once rather than once per needle (SigmaHQ has items
-/// with hundreds of such values). The other values stay as they are, in `rest`.
-#[derive(Debug)]
-struct ContainsAny {
-    automaton: aho_corasick::AhoCorasick,
-    rest: Vec<usize>,
-}
-
-impl ContainsAny {
-    /// The rewrite of `values`, when it pays: two or more case-insensitive `contains` needles
-    /// (the needles are lowercase already).
-    fn of(values: &[ValueMatcher]) -> Option<ContainsAny> {
-        let is_needle = |m: &ValueMatcher| matches!(m, ValueMatcher::Text { needle, cmp: Cmp::Contains, cased: false } if !needle.is_empty());
-        let needles: Vec<&str> = values
-            .iter()
-            .filter_map(|m| match m {
-                ValueMatcher::Text { needle, .. } if is_needle(m) => Some(needle.as_str()),
-                _ => None,
-            })
-            .collect();
-        if needles.len() < 2 {
-            return None;
-        }
-        let automaton = aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&needles).ok()?;
-        let rest = (0..values.len()).filter(|&i| !is_needle(&values[i])).collect();
-        Some(ContainsAny { automaton, rest })
-    }
-
-    /// Whether any of the item's values matches `value` (as `ValueMatcher::matches` would).
-    fn matches(&self, values: &[ValueMatcher], value: &Value, event: &Event) -> bool {
-        if !value.is_null() {
-            let text = value.as_text();
-            // As `compare_ci`: ASCII text compared ASCII-case-insensitively, other text
-            // lowercased (a non-ASCII needle never matches ASCII text either way).
-            let hit = if text.is_ascii() {
-                self.automaton.is_match(text.as_bytes())
-            } else {
-                self.automaton.is_match(text.to_lowercase().as_bytes())
-            };
-            if hit {
-                return true;
-            }
-        }
-        self.rest.iter().any(|&i| values.get(i).is_some_and(|m| m.matches(value, event)))
-    }
 }
 
 fn shown(v: &Yaml) -> String {
@@ -310,40 +283,43 @@ fn clip(s: &str) -> String {
     }
 }
 
+/// Whether an item (its field, values and `all`) matches `event`. `any`: the rewrite of its
+/// `contains` values as one automaton, which then stands for the whole value list (the
+/// compiled matcher; the reference interpreter passes `None`).
+fn item_matches(
+    field: Option<&str>,
+    values: &[ValueMatcher],
+    all: bool,
+    any: Option<&rewrite::ContainsAny>,
+    event: &Event,
+) -> bool {
+    let combine = |f: &dyn Fn(&ValueMatcher) -> bool| if all { values.iter().all(f) } else { values.iter().any(f) };
+    // One value of the event against the value list.
+    let one = |v: &Value| match any {
+        Some(any) => any.matches(values, v, event),
+        None => combine(&|m| match m {
+            ValueMatcher::Exists(want) => *want,
+            m => m.matches(v, event),
+        }),
+    };
+    match field {
+        Some(name) => match event.field(name) {
+            Some(v) => one(v),
+            None => combine(&ValueMatcher::matches_absent),
+        },
+        None => match event.field("message").filter(|m| !m.as_text().is_empty()) {
+            Some(m) => one(m),
+            // No message: each keyword may be found in any value.
+            None if any.is_some() => event.fields.values().any(&one),
+            None => combine(&|vm| event.fields.values().any(|v| vm.matches(v, event))),
+        },
+    }
+}
+
 impl Item {
     /// The reference semantics: every value compared one by one.
     fn matches(&self, event: &Event) -> bool {
-        match &self.field {
-            Some(name) => match event.field(name) {
-                Some(v) => self.combine(|m| match m {
-                    ValueMatcher::Exists(want) => *want,
-                    m => m.matches(v, event),
-                }),
-                None => self.combine(ValueMatcher::matches_absent),
-            },
-            None => {
-                let message = event.field("message").filter(|m| !m.as_text().is_empty());
-                match message {
-                    Some(m) => self.combine(|vm| vm.matches(m, event)),
-                    None => self.combine(|vm| event.fields.values().any(|v| vm.matches(v, event))),
-                }
-            }
-        }
-    }
-
-    /// The compiled matcher: [`Item::matches`] with the item's rewrites applied.
-    fn matches_compiled(&self, event: &Event) -> bool {
-        let Some(any) = &self.contains_any else { return self.matches(event) };
-        match &self.field {
-            Some(name) => match event.field(name) {
-                Some(v) => any.matches(&self.values, v, event),
-                None => self.combine(ValueMatcher::matches_absent),
-            },
-            None => match event.field("message").filter(|m| !m.as_text().is_empty()) {
-                Some(m) => any.matches(&self.values, m, event),
-                None => event.fields.values().any(|v| any.matches(&self.values, v, event)),
-            },
-        }
+        item_matches(self.field.as_deref(), &self.values, self.all, None, event)
     }
 
     /// Literals one of which occurs in the item's field (for keywords: in the message, or in
@@ -390,10 +366,6 @@ impl Item {
         };
         (matched, why)
     }
-
-    fn combine(&self, f: impl Fn(&ValueMatcher) -> bool) -> bool {
-        if self.all { self.values.iter().all(f) } else { self.values.iter().any(f) }
-    }
 }
 
 /// A search identifier: an OR of alternatives, each an AND of items.
@@ -434,14 +406,10 @@ impl Search {
     fn matches(&self, event: &Event) -> bool {
         self.alternatives.iter().any(|items| items.iter().all(|i| i.matches(event)))
     }
-
-    fn matches_compiled(&self, event: &Event) -> bool {
-        self.alternatives.iter().any(|items| items.iter().all(|i| i.matches_compiled(event)))
-    }
 }
 
 /// A condition with its identifiers resolved to search indexes.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Cond {
     Search(usize),
     Not(Box<Cond>),
@@ -454,18 +422,20 @@ pub(crate) enum Cond {
 pub(crate) struct Detection {
     searches: Vec<Search>,
     condition: Cond,
+    /// What the rewrite pass made of it: what the compiled matcher runs.
+    compiled: rewrite::Compiled,
 }
 
 impl Detection {
     /// The reference interpreter: the detection as written, no rewrites.
     pub(crate) fn matches(&self, event: &Event) -> bool {
-        self.eval(&self.condition, event, false)
+        self.eval(&self.condition, event)
     }
 
     /// The compiled matcher: the same result as [`Detection::matches`], with the rewrites
     /// (`contains` lists as one automaton) applied.
     pub(crate) fn matches_compiled(&self, event: &Event) -> bool {
-        self.eval(&self.condition, event, true)
+        self.compiled.matches(event)
     }
 
     /// Literals one of which occurs in the event's values whenever the detection matches: what
@@ -521,13 +491,12 @@ impl Detection {
         out
     }
 
-    fn eval(&self, cond: &Cond, event: &Event, compiled: bool) -> bool {
+    fn eval(&self, cond: &Cond, event: &Event) -> bool {
         match cond {
-            Cond::Search(i) if compiled => self.searches[*i].matches_compiled(event),
             Cond::Search(i) => self.searches[*i].matches(event),
-            Cond::Not(c) => !self.eval(c, event, compiled),
-            Cond::And(cs) => cs.iter().all(|c| self.eval(c, event, compiled)),
-            Cond::Or(cs) => cs.iter().any(|c| self.eval(c, event, compiled)),
+            Cond::Not(c) => !self.eval(c, event),
+            Cond::And(cs) => cs.iter().all(|c| self.eval(c, event)),
+            Cond::Or(cs) => cs.iter().any(|c| self.eval(c, event)),
         }
     }
 }
@@ -586,7 +555,8 @@ pub(crate) fn compile(detection: &serde_yaml_ng::Mapping, placeholders: &Ctx<'_>
         resolved.push(resolve(&expr, &searches)?);
     }
     let condition = if resolved.len() == 1 { resolved.remove(0) } else { Cond::Or(resolved) };
-    Ok(Detection { searches, condition })
+    let compiled = rewrite::compile(&searches, &condition);
+    Ok(Detection { searches, condition, compiled })
 }
 
 fn resolve(expr: &Expr, searches: &[Search]) -> Result<Cond, CompileError> {
@@ -666,8 +636,7 @@ fn keywords(values: &[Yaml]) -> Result<Item, CompileError> {
         matchers.push(text_matcher(&text, Cmp::Contains, false)?);
     }
     let shown = values.iter().map(shown).collect();
-    let contains_any = ContainsAny::of(&matchers);
-    Ok(Item { field: None, values: matchers, all: false, key: "keywords".into(), shown, contains_any })
+    Ok(Item { field: None, values: matchers, all: false, key: "keywords".into(), shown })
 }
 
 fn compile_map(map: &serde_yaml_ng::Mapping, placeholders: &Ctx<'_>) -> Result<Vec<Item>, CompileError> {
@@ -788,15 +757,7 @@ fn compile_item(key: &str, value: &Yaml, placeholders: &Ctx<'_>) -> Result<Item,
     }
     // `neq` with a list: the value differs from every one of them.
     let all = m.all || m.neq;
-    let contains_any = if all { None } else { ContainsAny::of(&matchers) };
-    Ok(Item {
-        field: Some(field.to_owned()),
-        values: matchers,
-        all,
-        key: key.to_owned(),
-        shown: shown_values,
-        contains_any,
-    })
+    Ok(Item { field: Some(field.to_owned()), values: matchers, all, key: key.to_owned(), shown: shown_values })
 }
 
 /// `%name%` placeholders replaced by their values (a placeholder with several values gives a
@@ -944,7 +905,7 @@ fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher
             .size_limit(1 << 22)
             .build()
             .map_err(|e| err("bad_regex", format!("`{key}`: {e}")))?;
-        out.push(ValueMatcher::Regex(re, None));
+        out.push(ValueMatcher::Regex(re, None, plain_regex(&text, m.re_flags)));
         return Ok(());
     }
     let cmp = m.cmp.unwrap_or(Cmp::Exact);
@@ -967,6 +928,57 @@ fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher
         }
     }
     Ok(())
+}
+
+/// A comparison without wildcards: `needle` (lowercase unless `cased`) compared by `cmp`.
+#[derive(Clone, Debug)]
+struct Plain {
+    needle: String,
+    cmp: Cmp,
+    cased: bool,
+}
+
+/// The plain form of a wildcard pattern whose only wildcards are `*` at its ends (`*word*`,
+/// `word*`, `*word` under any of the comparisons), when the literal is ASCII: on ASCII text
+/// it compares exactly as the regular expression does.
+fn plain_wildcards(tokens: &[Token], cmp: Cmp, cased: bool) -> Option<Plain> {
+    let lead = matches!(tokens.first(), Some(Token::Star));
+    let trail = tokens.len() > 1 && matches!(tokens.last(), Some(Token::Star));
+    let middle = &tokens[usize::from(lead)..tokens.len() - usize::from(trail)];
+    let [Token::Lit(literal)] = middle else { return None };
+    if !literal.is_ascii() {
+        return None;
+    }
+    // A `*` at an end frees that end: what remains to anchor decides the comparison.
+    let start = matches!(cmp, Cmp::Exact | Cmp::StartsWith) && !lead;
+    let end = matches!(cmp, Cmp::Exact | Cmp::EndsWith) && !trail;
+    let cmp = match (start, end) {
+        (true, true) => Cmp::Exact,
+        (true, false) => Cmp::StartsWith,
+        (false, true) => Cmp::EndsWith,
+        (false, false) => Cmp::Contains,
+    };
+    let needle = if cased { literal.clone() } else { literal.to_ascii_lowercase() };
+    Some(Plain { needle, cmp, cased })
+}
+
+/// The plain form of a `|re` pattern that is an ASCII literal (no metacharacter): a
+/// case-sensitive `contains`, or case-insensitive under `i` (the `m` and `s` flags change
+/// nothing for a literal).
+fn plain_regex(pattern: &str, (insensitive, _, _): (bool, bool, bool)) -> Option<Plain> {
+    let literal = !pattern.is_empty()
+        && pattern.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'=' | b':' | b'/' | b',' | b'@' | b'%' | b'!' | b'\'' | b'"' | b';' | b'<' | b'>' | b'`'
+                )
+        });
+    literal.then(|| Plain {
+        needle: if insensitive { pattern.to_ascii_lowercase() } else { pattern.to_owned() },
+        cmp: Cmp::Contains,
+        cased: !insensitive,
+    })
 }
 
 enum Token {
@@ -1037,8 +1049,9 @@ fn text_matcher(text: &str, cmp: Cmp, cased: bool) -> Result<ValueMatcher, Compi
         .max_by_key(|s| s.len())
         .filter(|s| !cased && s.is_ascii() && !s.is_empty())
         .map(|s| s.to_ascii_lowercase());
+    let plain = plain_wildcards(&tokens, cmp, cased);
     Regex::new(&pattern)
-        .map(|re| ValueMatcher::Regex(re, literal))
+        .map(|re| ValueMatcher::Regex(re, literal, plain))
         .map_err(|e| err("bad_value", format!("wildcard pattern {text:?}: {e}")))
 }
 
