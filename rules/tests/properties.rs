@@ -209,20 +209,27 @@ proptest! {
         prop_assert_eq!(hit(&set, &event(serde_json::json!({ "f": hay }))), expected, "{:?} vs {}", hay, render(&pattern));
     }
 
-    /// A list of values is any of them; with `|all`, every one. (Two or more `contains`
-    /// values are one automaton in the compiled matcher.)
+    /// A list of values is any of them; with `|all`, every one. (In the compiled matcher two
+    /// or more `contains` values are one automaton, and four or more exact, `startswith` or
+    /// `endswith` values hash sets by length.)
     #[test]
-    fn value_lists(hay in text_in(1, 16), needles in proptest::collection::vec(text(3), 1..6), all in any::<bool>()) {
+    fn value_lists(
+        hay in text_in(1, 16),
+        needles in proptest::collection::vec(text_in(1, 4), 1..9),
+        all in any::<bool>(),
+        how in 0..4usize,
+    ) {
         let values: Vec<String> = needles.iter().map(|n| quoted(&escaped(n))).collect();
-        let modifier = if all { "|contains|all" } else { "|contains" };
-        let set = rule_set(&format!("  sel:\n    f{modifier}: [{}]\n  condition: sel\n", values.join(", ")));
+        let modifier = ["|contains", "|startswith", "|endswith", ""][how];
+        let all_modifier = if all { "|all" } else { "" };
+        let set = rule_set(&format!("  sel:\n    f{modifier}{all_modifier}: [{}]\n  condition: sel\n", values.join(", ")));
         let h = lower(&hay);
-        let expected = if all {
-            needles.iter().all(|n| h.contains(&lower(n)))
-        } else {
-            needles.iter().any(|n| h.contains(&lower(n)))
+        let one = |n: &String| {
+            let n = lower(n);
+            [h.contains(&n), h.starts_with(&n), h.ends_with(&n), h == n][how]
         };
-        prop_assert_eq!(hit(&set, &event(serde_json::json!({ "f": hay }))), expected);
+        let expected = if all { needles.iter().all(one) } else { needles.iter().any(one) };
+        prop_assert_eq!(hit(&set, &event(serde_json::json!({ "f": hay }))), expected, "{:?} {} {:?}", hay, modifier, needles);
     }
 
     /// Keywords: the values searched in the message.

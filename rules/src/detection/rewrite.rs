@@ -140,33 +140,71 @@ fn flatten(cs: Vec<Cond>, and: bool) -> Cond {
     }
 }
 
-/// A rewrite: an item's case-insensitive `contains` values (any of them) as one Aho-Corasick
-/// automaton, so that a value is read once rather than once per needle (SigmaHQ has items
-/// with hundreds of such values). The other values stay as they are, in `rest`.
+/// A rewrite of an item's value list (any of them): its case-insensitive `contains` needles,
+/// two or more, as one Aho-Corasick automaton, so that a value is read once rather than once
+/// per needle (SigmaHQ has an item with a thousand); its case-insensitive exact, `startswith`
+/// and `endswith` needles, four or more of a kind, as hash sets by length, so that a value
+/// costs one lookup per distinct needle length rather than one comparison per needle (a
+/// SigmaHQ rule lists hundreds of DLL names under `endswith`). The other values stay as they
+/// are, in `rest`.
 #[derive(Debug)]
 pub(super) struct ContainsAny {
-    automaton: aho_corasick::AhoCorasick,
+    automaton: Option<aho_corasick::AhoCorasick>,
+    /// Exact, `startswith`, `endswith`.
+    sets: [Option<NeedleSet>; 3],
     rest: Vec<usize>,
 }
 
+/// Lowercase needles, and their distinct lengths in bytes.
+#[derive(Debug)]
+struct NeedleSet {
+    needles: std::collections::HashSet<Box<[u8]>, foldhash::fast::RandomState>,
+    lengths: Vec<usize>,
+}
+
+const SET_KINDS: [Cmp; 3] = [Cmp::Exact, Cmp::StartsWith, Cmp::EndsWith];
+
 impl ContainsAny {
-    /// The rewrite of `values`, when it pays: two or more case-insensitive `contains` needles
-    /// (the needles are lowercase already).
+    /// The rewrite of `values`, when it pays (the needles are lowercase already).
     fn of(values: &[ValueMatcher]) -> Option<ContainsAny> {
-        let is_needle = |m: &ValueMatcher| matches!(m, ValueMatcher::Text { needle, cmp: Cmp::Contains, cased: false } if !needle.is_empty());
-        let needles: Vec<&str> = values
-            .iter()
-            .filter_map(|m| match m {
-                ValueMatcher::Text { needle, .. } if is_needle(m) => Some(needle.as_str()),
-                _ => None,
+        let needles_of = |kind: Cmp| -> Vec<&str> {
+            values
+                .iter()
+                .filter_map(|m| match m {
+                    ValueMatcher::Text { needle, cmp, cased: false } if *cmp == kind && !needle.is_empty() => {
+                        Some(needle.as_str())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let contains = needles_of(Cmp::Contains);
+        let automaton = if contains.len() >= 2 {
+            aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&contains).ok()
+        } else {
+            None
+        };
+        let sets = SET_KINDS.map(|kind| {
+            let needles = needles_of(kind);
+            (needles.len() >= 4).then(|| {
+                let mut lengths: Vec<usize> = needles.iter().map(|n| n.len()).collect();
+                lengths.sort_unstable();
+                lengths.dedup();
+                NeedleSet { needles: needles.iter().map(|n| Box::from(n.as_bytes())).collect(), lengths }
             })
-            .collect();
-        if needles.len() < 2 {
+        });
+        if automaton.is_none() && sets.iter().all(Option::is_none) {
             return None;
         }
-        let automaton = aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&needles).ok()?;
-        let rest = (0..values.len()).filter(|&i| !is_needle(&values[i])).collect();
-        Some(ContainsAny { automaton, rest })
+        let covered = |m: &ValueMatcher| match m {
+            ValueMatcher::Text { needle, cmp, cased: false } if !needle.is_empty() => match cmp {
+                Cmp::Contains => automaton.is_some(),
+                kind => SET_KINDS.iter().position(|k| k == kind).is_some_and(|i| sets[i].is_some()),
+            },
+            _ => false,
+        };
+        let rest = (0..values.len()).filter(|&i| !covered(&values[i])).collect();
+        Some(ContainsAny { automaton, sets, rest })
     }
 
     /// Whether any of the item's values matches `value` (as `ValueMatcher::matches` would).
@@ -175,13 +213,22 @@ impl ContainsAny {
             let text = value.as_text();
             // As `compare_ci`: ASCII text compared ASCII-case-insensitively, other text
             // lowercased (a non-ASCII needle never matches ASCII text either way).
-            let hit = if text.is_ascii() {
-                self.automaton.is_match(text.as_bytes())
-            } else {
-                self.automaton.is_match(text.to_lowercase().as_bytes())
-            };
-            if hit {
+            let lowered: Vec<u8> =
+                if text.is_ascii() { text.as_bytes().to_ascii_lowercase() } else { text.to_lowercase().into_bytes() };
+            if self.automaton.as_ref().is_some_and(|a| a.is_match(&lowered[..])) {
                 return true;
+            }
+            let n = lowered.len();
+            for (set, kind) in self.sets.iter().zip(SET_KINDS) {
+                let Some(set) = set else { continue };
+                let hit = match kind {
+                    Cmp::Exact => set.needles.contains(&lowered[..]),
+                    Cmp::StartsWith => set.lengths.iter().any(|&l| l <= n && set.needles.contains(&lowered[..l])),
+                    _ => set.lengths.iter().any(|&l| l <= n && set.needles.contains(&lowered[n - l..])),
+                };
+                if hit {
+                    return true;
+                }
             }
         }
         self.rest.iter().any(|&i| values.get(i).is_some_and(|m| m.matches(value, event)))
