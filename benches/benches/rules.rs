@@ -8,6 +8,8 @@
 //!   `RuleSet::matches_with` (prefilter, then exact matching); `rules/reference/windows` the same
 //!   with the reference interpreter (every applicable rule evaluated), for the ratio.
 //! - `rules/match/syslog`: loghub's Linux and OpenSSH lines, likewise.
+//! - `rules/match/agency`: `corpus/syslog/agency-mixed.log` (ours: sshd, sudo, web access,
+//!   firewall, CEF, LEEF lines of the agencies' systems), likewise.
 //!
 //! Before measuring, the hits of each set are printed, so that a throughput is never read
 //! without knowing what matched.
@@ -80,7 +82,15 @@ fn bench(c: &mut Criterion) {
     let mut syslog_lines = lines(&corpus().join("loghub/Linux"), 2_000);
     syslog_lines.extend(lines(&corpus().join("loghub/OpenSSH"), 2_000));
     let syslog = parse_all(&syslog_lines);
-    for (name, events) in [("windows", &windows), ("syslog", &syslog)] {
+    // Our synthetic agency mix (sshd, sudo, web, firewall, CEF...): in the repository, so
+    // always there.
+    let agency_lines: Vec<String> = include_str!("../../corpus/syslog/agency-mixed.log")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    let agency = parse_all(&agency_lines);
+    for (name, events) in [("windows", &windows), ("syslog", &syslog), ("agency", &agency)] {
         if events.is_empty() {
             continue;
         }
@@ -98,6 +108,19 @@ fn bench(c: &mut Criterion) {
             let mut out = Vec::new();
             b.iter(|| {
                 for e in events.iter() {
+                    out.clear();
+                    set.matches_with(e, &mut scratch, &mut out);
+                }
+                black_box(out.len())
+            })
+        });
+        // What a rayon split costs that starts with a fresh scratch (`Detector::detect_batch`
+        // makes one per split): the scratch, its routes and scanners, and 64 events.
+        group.bench_function(format!("fresh_scratch_64/{name}"), |b| {
+            let mut out = Vec::new();
+            b.iter(|| {
+                let mut scratch = set.scratch();
+                for e in events.iter().take(64) {
                     out.clear();
                     set.matches_with(e, &mut scratch, &mut out);
                 }

@@ -84,7 +84,11 @@ struct Partition {
 
 /// The compiled prefilter of a rule set.
 pub(crate) struct Prefilter {
+    /// By rule logsource (group): rules of one logsource apply to the same events.
     partitions: Vec<Partition>,
+    /// Per group, one of its rules; per rule, its group.
+    groups: Vec<u32>,
+    rule_group: Vec<u32>,
     /// The fields some literal names, numbered: an event's field names are looked up here
     /// once per event, not once per partition.
     field_ids: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
@@ -159,16 +163,36 @@ impl Prefilter {
         // A few rules are cheaper to evaluate than an event is to scan (BENCHMARKS.md).
         if rules.len() < MIN_RULES {
             let always = (0..rules.len() as u32).collect();
-            return Ok(Prefilter { partitions: Vec::new(), field_ids: Default::default(), always, literals: 0 });
+            return Ok(Prefilter {
+                partitions: Vec::new(),
+                groups: Vec::new(),
+                rule_group: Vec::new(),
+                field_ids: Default::default(),
+                always,
+                literals: 0,
+            });
         }
         let key = |ls: &LogSource| {
             let lower = |v: &Option<CompactString>| v.as_ref().map(|v| v.to_ascii_lowercase());
             (lower(&ls.product), lower(&ls.category), lower(&ls.service))
         };
-        let mut parts: HashMap<_, PartitionLiterals> = HashMap::new();
+        // Groups of rules by logsource, in the order of their keys.
+        let keys: Vec<_> = rules.iter().map(|(ls, _)| key(ls)).collect();
+        let mut distinct_keys: Vec<_> = keys.iter().collect();
+        distinct_keys.sort();
+        distinct_keys.dedup();
+        let rule_group: Vec<u32> =
+            keys.iter().map(|k| distinct_keys.binary_search(&k).unwrap_or_default() as u32).collect();
+        let mut groups = vec![u32::MAX; distinct_keys.len()];
+        for (rule, &g) in rule_group.iter().enumerate() {
+            if groups[g as usize] == u32::MAX {
+                groups[g as usize] = rule as u32;
+            }
+        }
+        let mut parts: Vec<PartitionLiterals> = groups.iter().map(|_| PartitionLiterals::default()).collect();
         let mut always = Vec::new();
         let mut distinct: HashSet<&Literal> = HashSet::new();
-        for (rule, (logsource, literals)) in rules.iter().enumerate() {
+        for (rule, (_, literals)) in rules.iter().enumerate() {
             let rule = rule as u32;
             let Some(literals) = literals else {
                 always.push(rule);
@@ -181,22 +205,20 @@ impl Prefilter {
                 continue;
             }
             distinct.extend(literals.iter());
-            let part = parts.entry(key(logsource)).or_default();
+            let Some(part) = parts.get_mut(rule_group[rule as usize] as usize) else { continue };
             for literal in literals {
                 part.add(rule, literal);
             }
         }
-        let mut parts: Vec<_> = parts.into_iter().collect();
-        parts.sort_by(|a, b| a.0.cmp(&b.0));
         let mut field_ids: HashMap<Box<str>, u32, foldhash::fast::RandomState> = HashMap::default();
-        for (_, part) in &parts {
+        for part in &parts {
             for name in &part.names {
                 let next = field_ids.len() as u32;
                 field_ids.entry(name.clone()).or_insert(next);
             }
         }
         let mut partitions = Vec::with_capacity(parts.len());
-        for (_, part) in parts {
+        for part in parts {
             let mut wanted = vec![false; field_ids.len()];
             for name in &part.names {
                 if let Some(&id) = field_ids.get(name) {
@@ -209,22 +231,28 @@ impl Prefilter {
                 keywords: Db::build(&part.keywords)?,
             });
         }
-        Ok(Prefilter { partitions, field_ids, always, literals: distinct.len() })
+        Ok(Prefilter { partitions, groups, rule_group, field_ids, always, literals: distinct.len() })
     }
 
-    /// The databases to scan for events whose rules `applicable` says: those that hold a
-    /// literal of an applicable rule. Pairs of (partition, 0 for fields or 1 for keywords).
-    fn scans_for(&self, applicable: &[bool]) -> Vec<(usize, usize)> {
-        let needed = |db: &Db| db.rules_of.iter().flatten().any(|&r| applicable.get(r as usize) == Some(&true));
+    /// The route of events of one logsource, given whether rule `r` applies to it (asked once
+    /// per logsource group, not once per rule): the rules that apply, those of them without
+    /// literals, and the databases to scan, those of the groups that apply.
+    fn route(&self, applies: impl Fn(usize) -> bool) -> Route {
+        let group_applies: Vec<bool> = self.groups.iter().map(|&r| applies(r as usize)).collect();
+        let applicable: Vec<bool> =
+            self.rule_group.iter().map(|&g| group_applies.get(g as usize) == Some(&true)).collect();
+        let always = self.always.iter().copied().filter(|&r| applicable[r as usize]).collect();
         let mut scans = Vec::new();
-        for (i, p) in self.partitions.iter().enumerate() {
-            for (kind, db) in [&p.fields, &p.keywords].into_iter().enumerate() {
-                if needed(db) {
-                    scans.push((i, kind));
+        for (g, p) in self.partitions.iter().enumerate() {
+            if group_applies[g] {
+                for (kind, db) in [&p.fields, &p.keywords].into_iter().enumerate() {
+                    if db.db.is_some() {
+                        scans.push((g, kind));
+                    }
                 }
             }
         }
-        scans
+        Route { applicable, always, scans }
     }
 }
 
@@ -240,10 +268,10 @@ struct Route {
 /// the rules that apply to each logsource seen. Create one per thread with
 /// [`crate::RuleSet::scratch`].
 pub struct Scratch<'a> {
-    /// Per partition: the field and keyword databases' scanners.
+    prefilter: &'a Prefilter,
+    /// Per partition: the field and keyword databases' scanners, each made when first needed
+    /// (a worker's scratch is cheap to make: most events need a few of the databases).
     scanners: Vec<[Option<BlockScanner<'a>>; 2]>,
-    /// A scanner could not be allocated: every applicable rule is evaluated.
-    unfiltered: bool,
     /// The event's values as scanned (each followed by a line feed), built once per event,
     /// and each value's (field id or `u32::MAX`, start, end including its line feed).
     text: Vec<u8>,
@@ -309,16 +337,9 @@ fn scan(
 
 impl<'a> Scratch<'a> {
     pub(crate) fn new(prefilter: &'a Prefilter, rules: usize) -> Scratch<'a> {
-        let mut unfiltered = false;
-        let mut scanner = |db: &'a Db| {
-            let scanner = db.db.as_ref().and_then(|db| db.create_scanner().ok());
-            unfiltered |= db.db.is_some() && scanner.is_none();
-            scanner
-        };
-        let scanners = prefilter.partitions.iter().map(|p| [scanner(&p.fields), scanner(&p.keywords)]).collect();
         Scratch {
-            scanners,
-            unfiltered,
+            prefilter,
+            scanners: prefilter.partitions.iter().map(|_| [None, None]).collect(),
             text: Vec::new(),
             spans: Vec::new(),
             message: None,
@@ -351,10 +372,7 @@ impl<'a> Scratch<'a> {
             if self.routes.len() >= MAX_ROUTES {
                 self.routes.clear();
             }
-            let applicable: Vec<bool> = (0..self.marks.len()).map(&applies).collect();
-            let always = prefilter.always.iter().copied().filter(|&r| applicable[r as usize]).collect();
-            let scans = prefilter.scans_for(&applicable);
-            self.routes.insert(event.logsource.clone(), Route { applicable, always, scans });
+            self.routes.insert(event.logsource.clone(), prefilter.route(&applies));
         }
         self.candidates.clear();
         let Some(route) = self.routes.get(&event.logsource) else { return &self.candidates };
@@ -362,10 +380,6 @@ impl<'a> Scratch<'a> {
             candidates.clear();
             candidates.extend((0..route.applicable.len() as u32).filter(|&r| route.applicable[r as usize]));
         };
-        if self.unfiltered {
-            everything(&mut self.candidates);
-            return &self.candidates;
-        }
         self.candidates.extend_from_slice(&route.always);
         if !route.scans.is_empty() {
             // Every value as scanned, once.
@@ -382,12 +396,20 @@ impl<'a> Scratch<'a> {
                 }
             }
         }
+        let all: &'a Prefilter = self.prefilter;
         let (text, hay, marks) = (&self.text[..], &mut self.hay, &mut self.marks[..]);
         let mut ok = true;
         for &(p, kind) in &route.scans {
-            let (Some(partition), Some(Some(scanner))) =
-                (prefilter.partitions.get(p), self.scanners.get_mut(p).map(|s| s[kind].as_mut()))
-            else {
+            let (Some(partition), Some(slot)) = (all.partitions.get(p), self.scanners.get_mut(p)) else {
+                continue;
+            };
+            if slot[kind].is_none() {
+                let db = if kind == 0 { &partition.fields } else { &partition.keywords };
+                slot[kind] = db.db.as_ref().and_then(|db| db.create_scanner().ok());
+            }
+            let Some(scanner) = slot[kind].as_mut() else {
+                // No scratch space: every applicable rule is evaluated.
+                ok = false;
                 continue;
             };
             let (scanned, db): (&[u8], _) = if kind == 0 {
