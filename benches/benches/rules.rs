@@ -14,6 +14,10 @@
 //! Before measuring, the hits of each set are printed, so that a throughput is never read
 //! without knowing what matched.
 //!
+//! - `rules/parallel/windows/N`: the Windows events in batches with rayon on N threads (1, 2,
+//!   4... up to the cores), as the engine matches them: the scaling across cores;
+//!   `windows_fresh_scratch/N` the same with a fresh scratch per rayon split.
+//!
 //! Run with `cargo bench -p vigil-benches --bench rules`.
 
 use std::hint::black_box;
@@ -137,6 +141,73 @@ fn bench(c: &mut Criterion) {
                 black_box(out.len())
             })
         });
+        group.finish();
+    }
+
+    // Scaling across cores: the Windows events matched in batches of 1,024, one after the
+    // other, each in parallel with rayon (as `Detector::detect_batch_with` does: each thread's
+    // scratch kept from batch to batch), on pools of 1, 2, ... up to the
+    // machine's cores. Throughput per pool size; the ratio to 1 thread is the scaling.
+    if !windows.is_empty() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut group = c.benchmark_group("rules/parallel");
+        group.throughput(Throughput::Elements(windows.len() as u64));
+        group.measurement_time(Duration::from_secs(10));
+        let mut threads = 1;
+        while threads <= cores {
+            let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() else { break };
+            // As the engine does: each thread's scratch kept across batches.
+            group.bench_function(format!("windows/{threads}"), |b| {
+                let scratches = thread_local::ThreadLocal::new();
+                b.iter(|| {
+                    pool.install(|| {
+                        use rayon::prelude::*;
+                        windows
+                            .chunks(1024)
+                            .map(|batch| {
+                                batch
+                                    .par_iter()
+                                    .map(|e| {
+                                        let cell = scratches.get_or(|| std::cell::RefCell::new(set.scratch()));
+                                        let mut out = Vec::new();
+                                        match cell.try_borrow_mut() {
+                                            Ok(mut scratch) => set.matches_with(e, &mut scratch, &mut out),
+                                            Err(_) => set.matches_with(e, &mut set.scratch(), &mut out),
+                                        }
+                                        out.len()
+                                    })
+                                    .sum::<usize>()
+                            })
+                            .sum::<usize>()
+                    })
+                })
+            });
+            // A fresh scratch per rayon split (`map_init`), for comparison.
+            group.bench_function(format!("windows_fresh_scratch/{threads}"), |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        use rayon::prelude::*;
+                        windows
+                            .chunks(1024)
+                            .map(|batch| {
+                                batch
+                                    .par_iter()
+                                    .map_init(
+                                        || set.scratch(),
+                                        |scratch, e| {
+                                            let mut out = Vec::new();
+                                            set.matches_with(e, scratch, &mut out);
+                                            out.len()
+                                        },
+                                    )
+                                    .sum::<usize>()
+                            })
+                            .sum::<usize>()
+                    })
+                })
+            });
+            threads *= 2;
+        }
         group.finish();
     }
 }

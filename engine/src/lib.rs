@@ -17,7 +17,7 @@ pub mod tls;
 
 pub use alert::{Alert, AlertRule, AlertSource};
 pub use config::{Config, ConfigError};
-pub use pipeline::{Detector, Input};
+pub use pipeline::{Detector, Input, Workers};
 pub use serve::{Engine, EngineError};
 pub use stats::{Stats, StatsSnapshot};
 pub use store::{AlertQuery, AlertStore, SearchResult, StoreError};

@@ -84,8 +84,9 @@ pub fn replay(
     stats: &Stats,
 ) -> Result<u64, ReplayError> {
     let mut total = 0;
+    let workers = detector.workers();
     for_each_chunk(inputs, sender, stats, |chunk| {
-        for alert in detector.detect_batch(chunk, stats) {
+        for alert in detector.detect_batch_with(chunk, &workers, stats) {
             write_json_line(out, &alert)?;
             total += 1;
         }

@@ -419,6 +419,7 @@ fn detect_loop(
     batch_size: usize,
 ) {
     let mut batch = Vec::with_capacity(batch_size);
+    let workers = detector.workers();
     while let Some(first) = rx.blocking_recv() {
         batch.extend(first);
         while batch.len() < batch_size {
@@ -427,7 +428,7 @@ fn detect_loop(
                 Err(_) => break,
             }
         }
-        let found = detector.detect_batch(&batch, &stats);
+        let found = detector.detect_batch_with(&batch, &workers, &stats);
         batch.clear();
         if !found.is_empty() && alerts.send(found).is_err() {
             error!("alert store stopped; detection stops");

@@ -115,3 +115,63 @@ fn a_second_store_on_the_same_index_is_refused_clearly() {
     assert!(matches!(second, Err(StoreError::Locked { .. })), "{second:?}");
     assert!(second.is_err_and(|e| e.to_string().contains("another `vigil serve`")));
 }
+
+/// The bundled pack and 64 rules more, so that the rule set has a prefilter and scratches
+/// carry state (routes, scanners) from one batch to the next.
+fn big_detector() -> Detector {
+    let mut sources = vigil_rules::bundled();
+    for i in 0..64 {
+        sources.push(vigil_rules::RuleSource::new(
+            format!("extra{i}.yml"),
+            format!(
+                "title: extra {i}\nid: extra-{i}\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  sel:\n    \
+                 message|contains: 'from 203.0.113.{i} '\n  condition: sel\n"
+            ),
+        ));
+    }
+    let (rules, diagnostics) = RuleSet::compile(sources);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    Detector::new(rules, InputFormat::Auto, std::sync::Arc::new(SourceMap::unassigned(vigil_parsers::DEFAULT_TZ)))
+}
+
+#[test]
+fn workers_kept_across_batches_match_as_fresh_ones() {
+    let input = |line: String| vigil_engine::Input {
+        bytes: line.into_bytes(),
+        received: t("2026-11-23T03:00:00Z"),
+        sender: None,
+        source: std::sync::Arc::new(vigil_engine::AlertSource::default()),
+    };
+    let batches: Vec<Vec<vigil_engine::Input>> = (0..8)
+        .map(|b| {
+            (0..300)
+                .map(|i| {
+                    let n = (b * 300 + i) % 80;
+                    input(match i % 3 {
+                        0 => format!("<38>Nov 23 10:00:01 h{b} sshd[1]: Failed password for root from 203.0.113.{n} port 1 ssh2"),
+                        1 => format!("<85>Nov 23 10:00:02 h{b} sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/bash"),
+                        _ => format!("{{\"EventID\": 1, \"Channel\": \"Microsoft-Windows-Sysmon/Operational\", \"Image\": \"C:\\\\x{n}.exe\"}}"),
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let a = big_detector();
+    let b = big_detector();
+    let stats = Stats::default();
+    let workers = a.workers();
+    let others = b.workers();
+    let mut hits = 0;
+    for batch in &batches {
+        let fresh = a.detect_batch(batch, &stats);
+        let kept = a.detect_batch_with(batch, &workers, &stats);
+        // Another detector's workers are not used: still this detector's alerts.
+        let foreign = a.detect_batch_with(batch, &others, &stats);
+        assert_eq!(fresh, kept);
+        assert_eq!(fresh, foreign);
+        hits += fresh.len();
+    }
+    // Per batch: 100 failed passwords (the bundled rule, and an extra rule for the 4 in 5
+    // whose address is .0 to .63) and 100 sudo root shells.
+    assert!(hits > 8 * 250, "{hits} alerts");
+}
