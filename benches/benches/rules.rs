@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rayon::prelude::*;
 use vigil_parsers::{Event, InputFormat, ParseContext};
 use vigil_rules::{RuleSet, RuleSource};
 
@@ -161,24 +162,20 @@ fn bench(c: &mut Criterion) {
                 let scratches = thread_local::ThreadLocal::new();
                 b.iter(|| {
                     pool.install(|| {
-                        use rayon::prelude::*;
-                        windows
-                            .chunks(1024)
-                            .map(|batch| {
-                                batch
-                                    .par_iter()
-                                    .map(|e| {
-                                        let cell = scratches.get_or(|| std::cell::RefCell::new(set.scratch()));
-                                        let mut out = Vec::new();
-                                        match cell.try_borrow_mut() {
-                                            Ok(mut scratch) => set.matches_with(e, &mut scratch, &mut out),
-                                            Err(_) => set.matches_with(e, &mut set.scratch(), &mut out),
-                                        }
-                                        out.len()
-                                    })
-                                    .sum::<usize>()
-                            })
-                            .sum::<usize>()
+                        in_batches(&windows, |batch| {
+                            batch
+                                .par_iter()
+                                .map(|e| {
+                                    let cell = scratches.get_or(|| std::cell::RefCell::new(set.scratch()));
+                                    let mut out = Vec::new();
+                                    match cell.try_borrow_mut() {
+                                        Ok(mut scratch) => set.matches_with(e, &mut scratch, &mut out),
+                                        Err(_) => set.matches_with(e, &mut set.scratch(), &mut out),
+                                    }
+                                    out.len()
+                                })
+                                .sum()
+                        })
                     })
                 })
             });
@@ -186,23 +183,19 @@ fn bench(c: &mut Criterion) {
             group.bench_function(format!("windows_fresh_scratch/{threads}"), |b| {
                 b.iter(|| {
                     pool.install(|| {
-                        use rayon::prelude::*;
-                        windows
-                            .chunks(1024)
-                            .map(|batch| {
-                                batch
-                                    .par_iter()
-                                    .map_init(
-                                        || set.scratch(),
-                                        |scratch, e| {
-                                            let mut out = Vec::new();
-                                            set.matches_with(e, scratch, &mut out);
-                                            out.len()
-                                        },
-                                    )
-                                    .sum::<usize>()
-                            })
-                            .sum::<usize>()
+                        in_batches(&windows, |batch| {
+                            batch
+                                .par_iter()
+                                .map_init(
+                                    || set.scratch(),
+                                    |scratch, e| {
+                                        let mut out = Vec::new();
+                                        set.matches_with(e, scratch, &mut out);
+                                        out.len()
+                                    },
+                                )
+                                .sum()
+                        })
                     })
                 })
             });
@@ -210,6 +203,12 @@ fn bench(c: &mut Criterion) {
         }
         group.finish();
     }
+}
+
+/// The events in batches of 1,024, one batch after the other, as the engine takes them; the
+/// sum of what `batch` returns.
+fn in_batches(events: &[Event], batch: impl Fn(&[Event]) -> usize) -> usize {
+    events.chunks(1024).map(batch).sum()
 }
 
 criterion_group!(benches, bench);
