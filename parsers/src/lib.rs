@@ -293,6 +293,7 @@ mod tests {
         let wrapped = format!("<190>Nov 23 10:00:00 portal nginx: {access}");
         let e = parse(wrapped.as_bytes(), &ctx(), InputFormat::Auto).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(field(&e, "cs-uri-stem"), "/uploads/shell.php");
+        assert_eq!(field(&e, "cs-uri"), "/uploads/shell.php?cmd=whoami");
         assert_eq!(field(&e, "c-ip"), "198.51.100.7");
     }
 

@@ -93,7 +93,8 @@ fn fast_access_time(s: &str) -> Option<DateTime<Utc>> {
     local.and_local_timezone(offset).single().map(|t| t.to_utc())
 }
 
-/// `METHOD URI VERSION` -> `cs-method`, `cs-uri-stem`, `cs-uri-query`, `cs-version`.
+/// `METHOD URI VERSION` -> `cs-method`, `cs-uri` (the whole request target, as some SigmaHQ
+/// web rules name it), `cs-uri-stem`, `cs-uri-query`, `cs-version`.
 fn request_fields<'a>(request: &'a str, fields: &mut AccessFields<'a>) {
     let mut parts = request.splitn(3, ' ');
     if let Some(method) = parts.next().filter(|m| !m.is_empty()) {
@@ -101,6 +102,7 @@ fn request_fields<'a>(request: &'a str, fields: &mut AccessFields<'a>) {
     }
     if let Some(uri) = parts.next() {
         let (stem, query) = uri.split_once('?').unwrap_or((uri, ""));
+        fields.push(("cs-uri", uri));
         fields.push(("cs-uri-stem", stem));
         if !query.is_empty() {
             fields.push(("cs-uri-query", query));
@@ -246,7 +248,7 @@ pub(super) fn nginx_error(line: &str) -> Option<NginxError<'_>> {
 }
 
 /// Sets an nginx error line's fields: level, pid, tid, and from its `, client: IP, server: S,
-/// request: "M URI V", host: "H"` tail `c-ip`, `cs-method`, `cs-uri-stem`, `cs-uri-query`,
+/// request: "M URI V", host: "H"` tail `c-ip`, `cs-method`, `cs-uri`, `cs-uri-stem`, `cs-uri-query`,
 /// `cs-host`.
 pub(super) fn apply_nginx(e: &NginxError<'_>, event: &mut Event) {
     event.set("level", e.level);
