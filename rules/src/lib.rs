@@ -820,8 +820,8 @@ impl RuleSet {
             }
             return;
         }
-        let candidates = scratch
-            .candidates(&self.prefilter, event, |i| self.rules.get(i).is_some_and(|r| r.applies_to(&event.logsource)));
+        let candidates =
+            scratch.candidates(event, |i| self.rules.get(i).is_some_and(|r| r.applies_to(&event.logsource)));
         for &i in candidates {
             let i = i as usize;
             if let Some(rule) = self.rules.get(i)
@@ -850,11 +850,7 @@ impl RuleSet {
         profile.events += 1;
         let start = Instant::now();
         let candidates: Vec<u32> = if self.prefilter.scans() {
-            scratch
-                .candidates(&self.prefilter, event, |i| {
-                    self.rules.get(i).is_some_and(|r| r.applies_to(&event.logsource))
-                })
-                .to_vec()
+            scratch.candidates(event, |i| self.rules.get(i).is_some_and(|r| r.applies_to(&event.logsource))).to_vec()
         } else {
             (0..self.rules.len() as u32).filter(|&i| self.rules[i as usize].applies_to(&event.logsource)).collect()
         };

@@ -354,12 +354,7 @@ impl<'a> Scratch<'a> {
 
     /// Fills `self.candidates` with the rules to evaluate on `event`, in rule order: those that
     /// apply to its logsource and either have no literal set or had one of theirs found.
-    pub(crate) fn candidates(
-        &mut self,
-        prefilter: &Prefilter,
-        event: &Event,
-        applies: impl Fn(usize) -> bool,
-    ) -> &[u32] {
+    pub(crate) fn candidates(&mut self, event: &Event, applies: impl Fn(usize) -> bool) -> &[u32] {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.marks.iter_mut().for_each(|m| *m = 0);
@@ -372,7 +367,7 @@ impl<'a> Scratch<'a> {
             if self.routes.len() >= MAX_ROUTES {
                 self.routes.clear();
             }
-            self.routes.insert(event.logsource.clone(), prefilter.route(&applies));
+            self.routes.insert(event.logsource.clone(), self.prefilter.route(&applies));
         }
         self.candidates.clear();
         let Some(route) = self.routes.get(&event.logsource) else { return &self.candidates };
@@ -389,7 +384,7 @@ impl<'a> Scratch<'a> {
             for (name, value) in &event.fields {
                 let start = self.text.len();
                 push_value(&mut self.text, &mut self.lowered, value);
-                let id = prefilter.field_ids.get(name.as_ref()).copied().unwrap_or(u32::MAX);
+                let id = self.prefilter.field_ids.get(name.as_ref()).copied().unwrap_or(u32::MAX);
                 self.spans.push((id, start, self.text.len()));
                 if name == "message" && self.text.len() - start > 1 {
                     self.message = Some((start, self.text.len()));
