@@ -11,6 +11,9 @@ use vigil_rules::RuleMeta;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertRule {
     pub id: String,
+    /// The rule's `name`, by which correlations refer to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub title: String,
     pub level: String,
     pub author: Option<String>,
@@ -50,6 +53,49 @@ pub struct Alert {
     pub fields: Fields,
     pub raw: String,
     pub source: AlertSource,
+    /// For a correlation rule's alert: what made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<CorrelationInfo>,
+    /// A building block: the alert of a rule that correlation rules use and that does not
+    /// alert on its own (`generate: false`, Sigma's default). Kept so a correlation alert's
+    /// members can be opened; not an incident by itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub building_block: bool,
+    /// For a rule with `suppress`: the repeats counted on this alert instead of raised. An
+    /// alert is raised first without it; when its suppression period ends with repeats, it is
+    /// raised again with the same id and this set, and replaces the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppressed>,
+}
+
+/// What a correlation alert carries about its window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationInfo {
+    /// The correlation type (`event_count`, ..., `absence`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The group-by fields and their values.
+    pub group: std::collections::BTreeMap<String, String>,
+    /// What the condition was tested on: a count, a sum, an average, a percentage (absence:
+    /// the time it waited, in seconds).
+    pub value: f64,
+    /// Event time of the first member.
+    #[serde(with = "rfc3339")]
+    pub first: DateTime<Utc>,
+    /// Ids of the member alerts (rules' alerts and correlations' alerts), oldest first; the
+    /// newest ones when there are more than the configured maximum.
+    pub members: Vec<String>,
+    /// How many members there were.
+    pub member_count: u64,
+}
+
+/// Repeats counted on an alert by its rule's `suppress`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Suppressed {
+    pub repeats: u64,
+    /// Event time of the last repeat.
+    #[serde(with = "rfc3339")]
+    pub last: DateTime<Utc>,
 }
 
 impl Alert {
@@ -61,6 +107,7 @@ impl Alert {
             time: event.time,
             rule: AlertRule {
                 id: rule.id.clone(),
+                name: rule.name.clone(),
                 title: rule.title.clone(),
                 level: rule.level.as_str().to_owned(),
                 author: rule.author.clone(),
@@ -72,6 +119,9 @@ impl Alert {
             fields: event.fields.clone(),
             raw: event.raw.clone(),
             source,
+            correlation: None,
+            building_block: false,
+            suppressed: None,
         }
     }
 }

@@ -33,6 +33,38 @@ pub struct Config {
     pub rules: RulesConfig,
     pub pipeline: PipelineConfig,
     pub store: StoreConfig,
+    pub correlation: CorrelationConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrelationConfig {
+    #[serde(deserialize_with = "duration")]
+    pub allowed_lateness: std::time::Duration,
+    #[serde(deserialize_with = "duration")]
+    pub max_source_lag: std::time::Duration,
+    pub max_keys: usize,
+    pub max_hits_per_key: usize,
+    pub max_members: usize,
+    pub snapshot_interval_secs: u64,
+}
+
+impl CorrelationConfig {
+    pub fn settings(&self) -> crate::correlate::Settings {
+        crate::correlate::Settings {
+            allowed_lateness: self.allowed_lateness,
+            max_source_lag: self.max_source_lag,
+            max_keys: self.max_keys.max(1),
+            max_hits_per_key: self.max_hits_per_key.max(1),
+            max_members: self.max_members,
+        }
+    }
+}
+
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::correlate::parse_duration(&s)
+        .ok_or_else(|| serde::de::Error::custom(format!("invalid duration {s:?}: a number then s, m, h or d (`5m`)")))
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -162,6 +194,11 @@ mod tests {
         assert_eq!(c.syslog.timezone, chrono_tz::Asia::Ho_Chi_Minh);
         assert_eq!(c.syslog.tls.map(|a| a.port()), Some(6514));
         assert!(c.sources.is_empty());
+        assert_eq!(c.correlation.allowed_lateness, std::time::Duration::from_secs(300));
+        let c = Config::from_overrides(None, "[correlation]\nallowed_lateness = \"0s\"\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.correlation.allowed_lateness, std::time::Duration::ZERO);
+        let e = Config::from_overrides(None, "[correlation]\nallowed_lateness = \"soon\"\n").map(|_| ());
+        assert!(e.is_err_and(|e| e.to_string().contains("soon")));
     }
 
     #[test]

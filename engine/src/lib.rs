@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod correlate;
 pub mod pipeline;
 pub mod replay;
 pub mod serve;
@@ -17,7 +18,8 @@ pub mod tls;
 
 pub use alert::{Alert, AlertRule, AlertSource};
 pub use config::{Config, ConfigError};
-pub use pipeline::{Detector, Input, Workers};
+pub use correlate::Correlator;
+pub use pipeline::{Detected, Detector, Input, Mark, Workers};
 pub use serve::{Engine, EngineError};
 pub use stats::{Stats, StatsSnapshot};
 pub use store::{AlertQuery, AlertStore, SearchResult, StoreError};

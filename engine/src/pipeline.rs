@@ -24,6 +24,33 @@ pub struct Input {
     pub source: Arc<AlertSource>,
 }
 
+/// Where and when an event happened: its source (a hash of the configured source and the
+/// sending host, so each host keeps its own clock) and its event time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub source: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub time: i64,
+}
+
+impl Mark {
+    pub fn of(event: &vigil_parsers::Event) -> Mark {
+        use std::hash::Hasher;
+        let mut h = siphasher::sip::SipHasher13::new();
+        h.write(event.origin.as_ref().map_or("", |o| o.source.as_str()).as_bytes());
+        h.write_u8(0xff);
+        h.write(event.host.as_deref().unwrap_or("").as_bytes());
+        Mark { source: h.finish(), time: crate::correlate::nanos(event.time) }
+    }
+}
+
+/// A batch's events, each with how many of `alerts` (in order) it raised.
+#[derive(Debug, Default)]
+pub struct Detected {
+    pub marks: Vec<(Mark, u32)>,
+    pub alerts: Vec<Alert>,
+}
+
 /// Each worker thread's matching scratch (see [`Detector::workers`]).
 pub struct Workers<'a> {
     /// The detector they were made by (its address): another's are not used.
@@ -125,15 +152,17 @@ impl Detector {
 
     /// [`Detector::detect`] with a worker's own matching scratch (see [`RuleSet::scratch`]).
     pub fn detect_with(&self, input: &Input, scratch: &mut Scratch<'_>, stats: &Stats) -> Option<Vec<Alert>> {
+        self.detect_marked(input, scratch, stats).map(|(_, alerts)| alerts)
+    }
+
+    /// [`Detector::detect_with`], also saying where and when the event happened.
+    fn detect_marked(&self, input: &Input, scratch: &mut Scratch<'_>, stats: &Stats) -> Option<(Mark, Vec<Alert>)> {
         let event = self.parse(input, stats)?;
         let mut hits = Vec::new();
         self.rules.matches_with(&event, scratch, &mut hits);
-        Some(
-            hits.iter()
-                .filter_map(|&i| self.rules.rule(i))
-                .map(|rule| Alert::new(rule, &event, &input.source))
-                .collect(),
-        )
+        let alerts =
+            hits.iter().filter_map(|&i| self.rules.rule(i)).map(|rule| Alert::new(rule, &event, &input.source)).collect();
+        Some((Mark::of(&event), alerts))
     }
 
     /// Per-thread matching state for [`Detector::detect_batch_with`], kept across batches: make
@@ -153,26 +182,39 @@ impl Detector {
     /// made on its first event and kept for the next batches: a fresh scratch per rayon split
     /// cost 12% on one core and made two cores 1.6x one instead of 1.9x (BENCHMARKS.md).
     pub fn detect_batch_with<'a>(&'a self, batch: &[Input], workers: &Workers<'a>, stats: &Stats) -> Vec<Alert> {
-        if workers.owner != self as *const Detector as usize {
+        self.detect_batch_marked(batch, workers, stats).alerts
+    }
+
+    /// [`Detector::detect_batch_with`], also giving each event's [`Mark`] (what correlation
+    /// needs to follow event time per source).
+    pub fn detect_batch_marked<'a>(&'a self, batch: &[Input], workers: &Workers<'a>, stats: &Stats) -> Detected {
+        let fresh;
+        let workers = if workers.owner == self as *const Detector as usize {
+            workers
+        } else {
             // Another detector's scratches would match against its rules.
-            return self.detect_batch(batch, stats);
-        }
-        let per_input: Vec<Option<Vec<Alert>>> = batch
+            fresh = self.workers();
+            &fresh
+        };
+        let per_input: Vec<Option<(Mark, Vec<Alert>)>> = batch
             .par_iter()
             .map(|input| {
                 let cell = workers.scratches.get_or(|| std::cell::RefCell::new(self.rules.scratch()));
                 match cell.try_borrow_mut() {
-                    Ok(mut scratch) => self.detect_with(input, &mut scratch, stats),
+                    Ok(mut scratch) => self.detect_marked(input, &mut scratch, stats),
                     // Only if matching ever ran rayon work on this thread while it held its
                     // scratch: a fresh one then, never a panic.
-                    Err(_) => self.detect(input, stats),
+                    Err(_) => self.detect_marked(input, &mut self.rules.scratch(), stats),
                 }
             })
             .collect();
-        let processed = per_input.iter().filter(|r| r.is_some()).count();
-        let alerts: Vec<Alert> = per_input.into_iter().flatten().flatten().collect();
-        Stats::add(&stats.alerts, alerts.len() as u64);
-        Stats::add(&stats.processed, processed as u64);
-        alerts
+        let mut detected = Detected { marks: Vec::with_capacity(per_input.len()), alerts: Vec::new() };
+        for (mark, alerts) in per_input.into_iter().flatten() {
+            detected.marks.push((mark, alerts.len() as u32));
+            detected.alerts.extend(alerts);
+        }
+        Stats::add(&stats.alerts, detected.alerts.len() as u64);
+        Stats::add(&stats.processed, detected.marks.len() as u64);
+        detected
     }
 }

@@ -10,6 +10,7 @@ use thiserror::Error;
 use vigil_parsers::{Fields, Format, LogSource};
 
 use crate::alert::AlertSource;
+use crate::correlate::Correlator;
 use crate::pipeline::{Detector, Input};
 use crate::sources::Source;
 use crate::stats::Stats;
@@ -74,24 +75,37 @@ fn write_json_line(out: &mut dyn Write, value: &impl Serialize) -> Result<(), Re
     out.write_all(b"\n").map_err(ReplayError::Write)
 }
 
-/// Replays the inputs and writes one alert per line, as JSON, to `out`, in input order.
-/// `sender` attributes every line to a configured source. Returns the number of alerts.
+/// Replays the inputs and writes one alert per line, as JSON, to `out`: single-event alerts
+/// in input order, correlation alerts as event time passes them (see [`crate::correlate`]),
+/// and at the end what correlation still holds back. `sender` attributes every line to a
+/// configured source. Returns the number of alert lines.
 pub fn replay(
     detector: &Detector,
     inputs: &[String],
     sender: Option<Arc<Source>>,
+    settings: crate::correlate::Settings,
     out: &mut dyn Write,
     stats: &Stats,
 ) -> Result<u64, ReplayError> {
     let mut total = 0;
     let workers = detector.workers();
-    for_each_chunk(inputs, sender, stats, |chunk| {
-        for alert in detector.detect_batch_with(chunk, &workers, stats) {
+    let mut correlator = Correlator::new(detector.rules(), settings);
+    let mut raised = Vec::new();
+    let mut write = |raised: &mut Vec<crate::alert::Alert>| -> Result<(), ReplayError> {
+        for alert in raised.drain(..) {
             write_json_line(out, &alert)?;
             total += 1;
         }
         Ok(())
+    };
+    for_each_chunk(inputs, sender, stats, |chunk| {
+        correlator.process(detector.detect_batch_marked(chunk, &workers, stats), &mut raised);
+        write(&mut raised)
     })?;
+    correlator.flush(&mut raised);
+    write(&mut raised)?;
+    Stats::add(&stats.alerts, correlator.counters().fired);
+    correlator.publish(stats);
     out.flush().map_err(ReplayError::Write)?;
     Ok(total)
 }

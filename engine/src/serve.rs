@@ -22,6 +22,7 @@ use vigil_parsers::framing::{Frame, FrameDecoder};
 
 use crate::alert::{Alert, AlertSource};
 use crate::config::Config;
+use crate::correlate::{Correlator, Restored};
 use crate::pipeline::{Detector, Input};
 use crate::sources::{Resolution, Source, SourceError, SourceMap};
 use crate::stats::Stats;
@@ -40,6 +41,8 @@ pub enum EngineError {
     Sources(#[from] SourceError),
     #[error("cannot start thread: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    Snapshot(#[from] crate::correlate::SnapshotError),
 }
 
 /// A started engine. Drop the tokio runtime, then call [`Engine::join`] to drain and commit.
@@ -84,7 +87,7 @@ impl Engine {
         let (tx, rx) = mpsc::channel::<Vec<Input>>((config.pipeline.queue_capacity / 64).max(16));
         let (alert_tx, alert_rx) = crossbeam_channel::bounded::<Vec<Alert>>(256);
         let shared = Arc::new(Shared {
-            tx,
+            tx: tx.clone(),
             stats: stats.clone(),
             sources: detector.sources().clone(),
             max_message: config.syslog.max_message_bytes.max(1),
@@ -126,11 +129,42 @@ impl Engine {
         }
         drop(shared);
 
+        let mut correlator = Correlator::new(detector.rules(), config.correlation.settings());
+        let snapshot = config.data_dir.join("correlation").join("state.snapshot");
+        match correlator.restore(&snapshot) {
+            Ok(Restored::Fresh) => {}
+            Ok(Restored::Restored { keys, pending, dropped }) => {
+                info!(keys, pending, dropped, path = %snapshot.display(), "correlation state restored")
+            }
+            Err(e @ crate::correlate::SnapshotError::Corrupt { .. }) => {
+                stats.error("correlation_snapshot_corrupt");
+                error!(error = %e, "correlation starts empty");
+            }
+            Err(e) => return Err(e.into()),
+        }
+        correlator.publish(&stats);
+        // Wakes the detection loop when no input comes, for its clocks (an empty batch).
+        let ticker = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                if ticker.send(Vec::new()).await.is_err() {
+                    return;
+                }
+            }
+        }));
+        let correlation = Correlation {
+            correlator,
+            snapshot,
+            snapshot_every: Duration::from_secs(config.correlation.snapshot_interval_secs.max(1)),
+            quiet: config.correlation.allowed_lateness,
+        };
         let batch_size = config.pipeline.batch_size.max(1);
         let detect_stats = stats.clone();
         let detect = std::thread::Builder::new()
             .name("vigil-detect".into())
-            .spawn(move || detect_loop(rx, detector, alert_tx, detect_stats, batch_size))
+            .spawn(move || detect_loop(rx, detector, correlation, alert_tx, detect_stats, batch_size))
             .map_err(EngineError::Thread)?;
         let interval = Duration::from_millis(config.store.commit_interval_ms.clamp(10, 1000));
         let (store2, stats2) = (store.clone(), stats.clone());
@@ -411,15 +445,44 @@ async fn forward(
     shared.tx.send(batch).await.is_ok()
 }
 
+/// The detection thread's correlation: its state and when to write it.
+struct Correlation {
+    correlator: Correlator,
+    snapshot: PathBuf,
+    snapshot_every: Duration,
+    /// Input quiet this long (wall clock): take what is waiting.
+    quiet: Duration,
+}
+
+impl Correlation {
+    fn save(&self, stats: &Stats) {
+        let started = Instant::now();
+        match self.correlator.save(&self.snapshot) {
+            Ok(bytes) => stats.correlation(|c| {
+                c.snapshots += 1;
+                c.snapshot_bytes = bytes;
+                c.snapshot_ms = started.elapsed().as_millis() as u64;
+            }),
+            Err(e) => {
+                stats.error("correlation_snapshot_error");
+                error!(error = %e, "correlation snapshot");
+            }
+        }
+    }
+}
+
 fn detect_loop(
     mut rx: mpsc::Receiver<Vec<Input>>,
     detector: Detector,
+    mut correlation: Correlation,
     alerts: crossbeam_channel::Sender<Vec<Alert>>,
     stats: Arc<Stats>,
     batch_size: usize,
 ) {
     let mut batch = Vec::with_capacity(batch_size);
     let workers = detector.workers();
+    let (mut last_input, mut last_snapshot) = (Instant::now(), Instant::now());
+    let mut raised = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         batch.extend(first);
         while batch.len() < batch_size {
@@ -428,14 +491,32 @@ fn detect_loop(
                 Err(_) => break,
             }
         }
-        let found = detector.detect_batch_with(&batch, &workers, &stats);
-        batch.clear();
-        if !found.is_empty() && alerts.send(found).is_err() {
+        let correlator = &mut correlation.correlator;
+        let fired = correlator.counters().fired;
+        if batch.is_empty() {
+            // A tick: take what waits once the input has been quiet for the allowed lateness.
+            if last_input.elapsed() >= correlation.quiet && correlator.has_waiting() {
+                correlator.flush(&mut raised);
+            }
+        } else {
+            last_input = Instant::now();
+            let detected = detector.detect_batch_marked(&batch, &workers, &stats);
+            batch.clear();
+            correlator.process(detected, &mut raised);
+        }
+        Stats::add(&stats.alerts, correlator.counters().fired - fired);
+        correlator.publish(&stats);
+        if !raised.is_empty() && alerts.send(std::mem::take(&mut raised)).is_err() {
             error!("alert store stopped; detection stops");
             return;
         }
+        if last_snapshot.elapsed() >= correlation.snapshot_every {
+            correlation.save(&stats);
+            last_snapshot = Instant::now();
+        }
     }
-    info!("detection drained");
+    correlation.save(&stats);
+    info!("detection drained; correlation state saved");
 }
 
 fn store_loop(rx: crossbeam_channel::Receiver<Vec<Alert>>, store: &AlertStore, stats: &Stats, interval: Duration) {

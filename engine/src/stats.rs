@@ -24,6 +24,24 @@ pub struct Stats {
     pub connections: AtomicU64,
     /// Problems, by stable reason code (`bad_header`, `frame_too_long`, `store_error`, ...).
     errors: Mutex<BTreeMap<String, u64>>,
+    correlation: Mutex<CorrelationStats>,
+}
+
+/// Correlation's counters and state size.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CorrelationStats {
+    #[serde(flatten)]
+    pub counters: crate::correlate::Counters,
+    /// (correlation rule, group) keys held now.
+    pub keys: u64,
+    /// Hits waiting for event time to pass them.
+    pub pending: u64,
+    /// Bytes of the windows' state.
+    pub window_bytes: u64,
+    /// Snapshots written, and the size and time of the last.
+    pub snapshots: u64,
+    pub snapshot_bytes: u64,
+    pub snapshot_ms: u64,
 }
 
 /// A point-in-time copy of the counters, as the stats API returns it.
@@ -37,6 +55,7 @@ pub struct StatsSnapshot {
     pub udp_kernel_drops: u64,
     pub connections: u64,
     pub errors: BTreeMap<String, u64>,
+    pub correlation: CorrelationStats,
 }
 
 impl Stats {
@@ -59,6 +78,12 @@ impl Stats {
             udp_kernel_drops: self.udp_kernel_drops.load(Ordering::Relaxed),
             connections: self.connections.load(Ordering::Relaxed),
             errors: self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            correlation: self.correlation.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
+    }
+
+    /// Updates correlation's figures.
+    pub fn correlation(&self, update: impl FnOnce(&mut CorrelationStats)) {
+        update(&mut self.correlation.lock().unwrap_or_else(|p| p.into_inner()));
     }
 }

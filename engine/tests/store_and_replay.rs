@@ -33,7 +33,7 @@ fn replay(lines: &str) -> (Vec<vigil_engine::Alert>, Stats, tempfile::TempDir) {
     std::fs::write(&path, lines).expect("write");
     let stats = Stats::default();
     let mut out = Vec::new();
-    let n = vigil_engine::replay::replay(&detector(), &[path.display().to_string()], None, &mut out, &stats)
+    let n = vigil_engine::replay::replay(&detector(), &[path.display().to_string()], None, Default::default(), &mut out, &stats)
         .expect("replay");
     let alerts: Vec<vigil_engine::Alert> =
         String::from_utf8_lossy(&out).lines().map(|l| serde_json::from_str(l).expect("alert JSON")).collect();

@@ -10,6 +10,16 @@
 //!     timespan: 1h                # Ns, Nm, Nh or Nd
 //!     condition: {gte: 100}       # gt, gte, lt, lte, eq, neq; `field` for the value_* types
 //! ```
+//!
+//! Two vigil extensions are read and validated here like the standard keys:
+//!
+//! - `type: absence`: the first rule of `rules` starts a clock for its group, any later rule
+//!   of the same group stops it; when `timespan` passes in event time with no stop, the
+//!   correlation fires ("a backup started and did not finish within 2h"). It takes no
+//!   `condition`.
+//! - `suppress: {by: [fields], for: 10m}` beside `title`, in any rule or correlation: after an
+//!   alert, the alerts of the same rule with the same values of `by` within `for` are counted
+//!   on the first one instead of raised.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,6 +38,8 @@ pub enum CorrelationType {
     ValueSum,
     ValueAvg,
     ValuePercentile,
+    /// vigil's extension: the first rule with none of the others within the timespan.
+    Absence,
 }
 
 impl CorrelationType {
@@ -40,6 +52,7 @@ impl CorrelationType {
             "value_sum" => CorrelationType::ValueSum,
             "value_avg" => CorrelationType::ValueAvg,
             "value_percentile" => CorrelationType::ValuePercentile,
+            "absence" => CorrelationType::Absence,
             _ => return None,
         })
     }
@@ -55,8 +68,23 @@ impl CorrelationType {
         )
     }
 
-    fn is_temporal(self) -> bool {
-        matches!(self, CorrelationType::Temporal | CorrelationType::TemporalOrdered)
+    /// The name as written in rules.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrelationType::EventCount => "event_count",
+            CorrelationType::ValueCount => "value_count",
+            CorrelationType::Temporal => "temporal",
+            CorrelationType::TemporalOrdered => "temporal_ordered",
+            CorrelationType::ValueSum => "value_sum",
+            CorrelationType::ValueAvg => "value_avg",
+            CorrelationType::ValuePercentile => "value_percentile",
+            CorrelationType::Absence => "absence",
+        }
+    }
+
+    /// The types that relate two or more rules.
+    fn is_multi_rule(self) -> bool {
+        matches!(self, CorrelationType::Temporal | CorrelationType::TemporalOrdered | CorrelationType::Absence)
     }
 }
 
@@ -166,7 +194,7 @@ pub(crate) fn parse(section: &Yaml) -> Result<Spec, (&'static str, String)> {
     let kind = CorrelationType::parse(kind_text).ok_or_else(|| {
         bad(format!(
             "unknown correlation `type: {kind_text}` (event_count, value_count, temporal, temporal_ordered, \
-             value_sum, value_avg, value_percentile)"
+             value_sum, value_avg, value_percentile; vigil's absence)"
         ))
     })?;
     let rule_names = map
@@ -174,7 +202,7 @@ pub(crate) fn parse(section: &Yaml) -> Result<Spec, (&'static str, String)> {
         .and_then(strings)
         .filter(|r| !r.is_empty())
         .ok_or_else(|| bad("`rules` must name one or more rules".into()))?;
-    if kind.is_temporal() && rule_names.len() < 2 {
+    if kind.is_multi_rule() && rule_names.len() < 2 {
         return Err(bad(format!("`{kind_text}` correlates two or more rules; `rules` names one")));
     }
     let group_by = match map.get("group-by") {
@@ -214,8 +242,13 @@ pub(crate) fn parse(section: &Yaml) -> Result<Spec, (&'static str, String)> {
         }
         Some(_) => return Err(bad("`condition` must be a map such as `gte: 10`".into())),
     }
+    if kind == CorrelationType::Absence && !condition.is_empty() {
+        return Err(bad("`absence` takes no `condition`: it fires when no later rule follows the first".into()));
+    }
     if condition.is_empty() {
-        if kind.is_temporal() {
+        if kind == CorrelationType::Absence {
+            // Fires on its own clock; the threshold is not read.
+        } else if kind.is_multi_rule() {
             // Temporal: every referenced rule must match in the window.
             condition.gte = Some(rule_names.len() as f64);
         } else {
@@ -260,12 +293,69 @@ pub(crate) fn parse(section: &Yaml) -> Result<Spec, (&'static str, String)> {
     Ok(Spec { kind, rule_names, group_by, timespan, condition, field: field.map(str::to_owned), aliases, generate })
 }
 
+/// vigil's `suppress` extension, read and checked: see the module documentation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Suppress {
+    /// Fields whose values together name one incident; empty: every alert of the rule.
+    pub by: Vec<String>,
+    /// How long after an alert its repeats are counted rather than raised.
+    #[serde(rename = "for")]
+    pub period: Duration,
+}
+
+/// Reads a `suppress` section. Errors are (code, message).
+pub(crate) fn parse_suppress(section: &Yaml) -> Result<Suppress, (&'static str, String)> {
+    let bad = |m: String| ("bad_suppress", m);
+    let Yaml::Mapping(map) = section else {
+        return Err(bad("`suppress` must be a map such as `{by: [User], for: 10m}`".into()));
+    };
+    for key in map.keys() {
+        let k = key.as_str().unwrap_or_default();
+        if !matches!(k, "by" | "for") {
+            return Err(bad(format!("unknown key `{k}` in `suppress` (by, for)")));
+        }
+    }
+    let by = match map.get("by") {
+        None | Some(Yaml::Null) => Vec::new(),
+        Some(v) => strings(v).ok_or_else(|| bad("`suppress.by` must be a field name or a list of them".into()))?,
+    };
+    let text = match map.get("for") {
+        Some(Yaml::String(s)) => s.clone(),
+        Some(Yaml::Number(n)) => n.to_string(),
+        _ => return Err(bad("`suppress` has no `for` (how long, such as `10m`)".into())),
+    };
+    let period =
+        parse_timespan(&text).ok_or_else(|| bad(format!("`suppress.for: {text}` is not a number then s, m, h or d")))?;
+    Ok(Suppress { by, period })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn yaml(s: &str) -> Yaml {
         serde_yaml_ng::from_str(s).unwrap_or(Yaml::Null)
+    }
+
+    #[test]
+    fn absence_and_suppress() {
+        let p = parse(&yaml("type: absence\nrules: [start, done]\ngroup-by: [host]\ntimespan: 2h"))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((p.kind, p.timespan), (CorrelationType::Absence, Duration::from_secs(7200)));
+        let s = parse_suppress(&yaml("by: [User, host]\nfor: 10m")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(s, Suppress { by: vec!["User".into(), "host".into()], period: Duration::from_secs(600) });
+        let s = parse_suppress(&yaml("for: 30s")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(s.by.is_empty());
+        for (text, why) in [
+            ("by: [a]", "no `for`"),
+            ("by: [a]\nfor: soon", "suppress.for: soon"),
+            ("by: {a: 1}\nfor: 1m", "suppress.by"),
+            ("for: 1m\nuntil: 2m", "unknown key `until`"),
+            ("[a]", "must be a map"),
+        ] {
+            let e = parse_suppress(&yaml(text)).err().map(|(_, m)| m).unwrap_or_default();
+            assert!(e.contains(why), "{text}: {e}");
+        }
     }
 
     #[test]
@@ -312,6 +402,8 @@ mod tests {
             ("type: temporal\nrules: [a]\ntimespan: 1h", "two or more"),
             ("type: event_count\nrules: [a]\ntimespan: 1h\ncondition: {gte: 1}\nextra: 1", "unknown key `extra`"),
             ("type: temporal\nrules: [a, b]\ntimespan: 1h\naliases: {ip: {c: src}}", "does not list"),
+            ("type: absence\nrules: [a]\ntimespan: 2h", "two or more"),
+            ("type: absence\nrules: [a, b]\ntimespan: 2h\ncondition: {gte: 1}", "takes no `condition`"),
         ] {
             let e = parse(&yaml(text)).err().map(|(_, m)| m).unwrap_or_default();
             assert!(e.contains(why), "{text}: {e}");

@@ -143,6 +143,10 @@ pub struct RuleMeta {
     pub logsource: LogSource,
     /// Where the rule was loaded from.
     pub origin: String,
+    /// vigil's `suppress` extension: repeats of an alert within a time are counted on the
+    /// first one instead of raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppress: Option<correlation::Suppress>,
 }
 
 struct Rule {
@@ -338,7 +342,7 @@ impl Rule {
     }
 }
 
-pub use correlation::{Correlation, CorrelationType, RuleRef, Spec, Threshold};
+pub use correlation::{Correlation, CorrelationType, RuleRef, Spec, Suppress, Threshold};
 pub use detection::Placeholders;
 pub use prefilter::Scratch;
 
@@ -392,6 +396,8 @@ struct RawRule {
     correlation: Option<serde_yaml_ng::Value>,
     action: Option<String>,
     filter: Option<serde_yaml_ng::Value>,
+    /// vigil's extension: `suppress: {by: [fields], for: 10m}`.
+    suppress: Option<serde_yaml_ng::Value>,
 }
 
 /// A scalar (string, number, boolean) as text: `id: 5` is the id "5".
@@ -605,6 +611,14 @@ impl RuleSet {
                         service: lower(l.service),
                     })
                     .unwrap_or_default();
+                let suppress = match raw.suppress.as_ref().map(correlation::parse_suppress) {
+                    None => None,
+                    Some(Ok(s)) => Some(s),
+                    Some(Err((code, message))) => {
+                        diagnostics.push(diag(name, Severity::Error, code, message));
+                        continue;
+                    }
+                };
                 let meta = RuleMeta {
                     id: id.clone(),
                     name: raw.name.clone(),
@@ -616,6 +630,7 @@ impl RuleSet {
                     description: raw.description,
                     logsource,
                     origin: origin.clone(),
+                    suppress,
                 };
                 let line = locate(&lines, "");
 

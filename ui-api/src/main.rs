@@ -361,12 +361,21 @@ fn replay(
     input: &InputArgs,
 ) -> Result<()> {
     let (sources, sender) = input.resolve()?;
-    let rules = load_rules(!no_bundled, &rule_dirs, &input.config()?.rules.placeholders, "replay");
+    let config = input.config()?;
+    let rules = load_rules(!no_bundled, &rule_dirs, &config.rules.placeholders, "replay");
     let detector = Detector::new(rules, input_format(format), sources);
     let stats = Stats::default();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let alerts = vigil_engine::replay::replay(&detector, &files, sender, &mut out, &stats)?;
+    let settings = config.correlation.settings();
+    let alerts = vigil_engine::replay::replay(&detector, &files, sender, settings, &mut out, &stats)?;
     summary("replay", &stats, "alerts", alerts);
+    let c = stats.snapshot().correlation;
+    if c.counters.fired + c.counters.late_events + c.counters.suppressed + c.counters.evicted > 0 {
+        eprintln!(
+            "vigil replay: correlation: {} alerts, {} late events ({} late hits), {} suppressed repeats, {} keys evicted, {} keys held at the end",
+            c.counters.fired, c.counters.late_events, c.counters.late_hits, c.counters.suppressed, c.counters.evicted, c.keys
+        );
+    }
     Ok(())
 }
 
