@@ -493,6 +493,23 @@ impl Correlator {
         }
     }
 
+    /// [`Correlator::flush`], then closes every suppression period, raising the counts so far:
+    /// for the end of a replay, after which nothing more comes.
+    pub fn finish(&mut self, out: &mut Vec<Alert>) {
+        self.flush(out);
+        let open: Vec<(Nanos, u8, u64)> = self.timers.iter().copied().filter(|t| t.1 == TIMER_SUPPRESS).collect();
+        for timer in open {
+            self.timers.remove(&timer);
+            if let Some(s) = self.suppress.remove(&timer.2)
+                && s.repeats > 0
+            {
+                let mut alert = *s.first;
+                alert.suppressed = Some(Suppressed { repeats: s.repeats, last: time_of(s.last) });
+                out.push(alert);
+            }
+        }
+    }
+
     /// Whether [`Correlator::flush`] would take anything.
     pub fn has_waiting(&self) -> bool {
         !self.pending.is_empty() || self.timers.first().is_some_and(|t| t.0 <= self.newest)

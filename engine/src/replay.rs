@@ -102,7 +102,7 @@ pub fn replay(
         correlator.process(detector.detect_batch_marked(chunk, &workers, stats), &mut raised);
         write(&mut raised)
     })?;
-    correlator.flush(&mut raised);
+    correlator.finish(&mut raised);
     write(&mut raised)?;
     Stats::add(&stats.alerts, correlator.counters().fired);
     correlator.publish(stats);

@@ -230,8 +230,7 @@ fn load_rules(bundled: bool, dirs: &[PathBuf], placeholders: &vigil_rules::Place
     eprintln!("vigil {who}: rules: {} loaded, {rejected} rejected", set.len());
     if !set.correlations().is_empty() {
         eprintln!(
-            "vigil {who}: {} correlation rules loaded and validated; correlations are not evaluated yet, so they \
-             raise no alerts (the rules they name still alert on their own)",
+            "vigil {who}: {} correlation rules loaded; they run on event time (see [correlation] in the configuration)",
             set.correlations().len()
         );
     }
