@@ -195,7 +195,8 @@ mod tests {
         assert_eq!(c.syslog.tls.map(|a| a.port()), Some(6514));
         assert!(c.sources.is_empty());
         assert_eq!(c.correlation.allowed_lateness, std::time::Duration::from_secs(300));
-        let c = Config::from_overrides(None, "[correlation]\nallowed_lateness = \"0s\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let c = Config::from_overrides(None, "[correlation]\nallowed_lateness = \"0s\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.correlation.allowed_lateness, std::time::Duration::ZERO);
         let e = Config::from_overrides(None, "[correlation]\nallowed_lateness = \"soon\"\n").map(|_| ());
         assert!(e.is_err_and(|e| e.to_string().contains("soon")));

@@ -317,7 +317,11 @@ impl Plan {
         for (c, corr) in rules.correlations().iter().enumerate() {
             let spec = &corr.spec;
             let resolve = |name: &str, written: &str| {
-                spec.aliases.get(name).and_then(|per_rule| per_rule.get(written)).cloned().unwrap_or_else(|| name.to_owned())
+                spec.aliases
+                    .get(name)
+                    .and_then(|per_rule| per_rule.get(written))
+                    .cloned()
+                    .unwrap_or_else(|| name.to_owned())
             };
             let mut fields = Vec::new();
             for (pos, r) in corr.rules.iter().enumerate() {
@@ -666,9 +670,13 @@ impl Correlator {
             CorrelationType::Temporal | CorrelationType::TemporalOrdered => u64::from(pos),
             CorrelationType::ValueSum | CorrelationType::ValueAvg => {
                 let field = plan.fields[pos as usize].1.as_deref().unwrap_or_default();
-                match item.alert.fields.get(field).and_then(Value::as_f64).or_else(|| {
-                    field_text(&item.alert, field).and_then(|t| t.trim().parse::<f64>().ok())
-                }) {
+                match item
+                    .alert
+                    .fields
+                    .get(field)
+                    .and_then(Value::as_f64)
+                    .or_else(|| field_text(&item.alert, field).and_then(|t| t.trim().parse::<f64>().ok()))
+                {
                     Some(v) if v.is_finite() => v.to_bits(),
                     _ => {
                         self.counters.missing_field += 1;
@@ -843,7 +851,8 @@ impl Correlator {
             return;
         }
         let until = time.saturating_add(span_nanos(suppress.period));
-        if let Some(old) = self.suppress.insert(key, Supp { until, first: Box::new(alert.clone()), repeats: 0, last: time })
+        if let Some(old) =
+            self.suppress.insert(key, Supp { until, first: Box::new(alert.clone()), repeats: 0, last: time })
         {
             // Only a late alert can find a period that has passed but not been closed.
             self.timers.remove(&(old.until, TIMER_SUPPRESS, key));
@@ -891,7 +900,9 @@ impl Correlator {
 
     fn evict_absent(&mut self) {
         let n = (self.absent.len() / 10).max(1);
-        for (deadline, kind, key) in self.timers.iter().copied().filter(|t| t.1 == TIMER_ABSENCE).take(n).collect::<Vec<_>>() {
+        for (deadline, kind, key) in
+            self.timers.iter().copied().filter(|t| t.1 == TIMER_ABSENCE).take(n).collect::<Vec<_>>()
+        {
             self.timers.remove(&(deadline, kind, key));
             self.absent.remove(&key);
             self.counters.evicted += 1;
@@ -1095,8 +1106,7 @@ impl Correlator {
             self.suppress.insert(key, supp);
         }
         let (late_events, late_hits, fired, suppressed, evicted, window_overflow, missing_field) = s.counters;
-        self.counters =
-            Counters { late_events, late_hits, fired, suppressed, evicted, window_overflow, missing_field };
+        self.counters = Counters { late_events, late_hits, fired, suppressed, evicted, window_overflow, missing_field };
         Restored::Restored { keys: self.keys(), pending: self.pending.len(), dropped }
     }
 }

@@ -160,8 +160,11 @@ impl Detector {
         let event = self.parse(input, stats)?;
         let mut hits = Vec::new();
         self.rules.matches_with(&event, scratch, &mut hits);
-        let alerts =
-            hits.iter().filter_map(|&i| self.rules.rule(i)).map(|rule| Alert::new(rule, &event, &input.source)).collect();
+        let alerts = hits
+            .iter()
+            .filter_map(|&i| self.rules.rule(i))
+            .map(|rule| Alert::new(rule, &event, &input.source))
+            .collect();
         Some((Mark::of(&event), alerts))
     }
 

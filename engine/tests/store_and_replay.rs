@@ -33,8 +33,15 @@ fn replay(lines: &str) -> (Vec<vigil_engine::Alert>, Stats, tempfile::TempDir) {
     std::fs::write(&path, lines).expect("write");
     let stats = Stats::default();
     let mut out = Vec::new();
-    let n = vigil_engine::replay::replay(&detector(), &[path.display().to_string()], None, Default::default(), &mut out, &stats)
-        .expect("replay");
+    let n = vigil_engine::replay::replay(
+        &detector(),
+        &[path.display().to_string()],
+        None,
+        Default::default(),
+        &mut out,
+        &stats,
+    )
+    .expect("replay");
     let alerts: Vec<vigil_engine::Alert> =
         String::from_utf8_lossy(&out).lines().map(|l| serde_json::from_str(l).expect("alert JSON")).collect();
     assert_eq!(n as usize, alerts.len());

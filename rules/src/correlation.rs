@@ -324,8 +324,8 @@ pub(crate) fn parse_suppress(section: &Yaml) -> Result<Suppress, (&'static str, 
         Some(Yaml::Number(n)) => n.to_string(),
         _ => return Err(bad("`suppress` has no `for` (how long, such as `10m`)".into())),
     };
-    let period =
-        parse_timespan(&text).ok_or_else(|| bad(format!("`suppress.for: {text}` is not a number then s, m, h or d")))?;
+    let period = parse_timespan(&text)
+        .ok_or_else(|| bad(format!("`suppress.for: {text}` is not a number then s, m, h or d")))?;
     Ok(Suppress { by, period })
 }
 

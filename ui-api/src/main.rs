@@ -372,7 +372,12 @@ fn replay(
     if c.counters.fired + c.counters.late_events + c.counters.suppressed + c.counters.evicted > 0 {
         eprintln!(
             "vigil replay: correlation: {} alerts, {} late events ({} late hits), {} suppressed repeats, {} keys evicted, {} keys held at the end",
-            c.counters.fired, c.counters.late_events, c.counters.late_hits, c.counters.suppressed, c.counters.evicted, c.keys
+            c.counters.fired,
+            c.counters.late_events,
+            c.counters.late_hits,
+            c.counters.suppressed,
+            c.counters.evicted,
+            c.keys
         );
     }
     Ok(())
