@@ -185,11 +185,15 @@ impl Detector {
     /// made on its first event and kept for the next batches: a fresh scratch per rayon split
     /// cost 12% on one core and made two cores 1.6x one instead of 1.9x (BENCHMARKS.md).
     pub fn detect_batch_with<'a>(&'a self, batch: &[Input], workers: &Workers<'a>, stats: &Stats) -> Vec<Alert> {
-        self.detect_batch_marked(batch, workers, stats).alerts
+        let detected = self.detect_batch_marked(batch, workers, stats);
+        Stats::add(&stats.alerts, detected.alerts.len() as u64);
+        Stats::add(&stats.processed, detected.marks.len() as u64);
+        detected.alerts
     }
 
     /// [`Detector::detect_batch_with`], also giving each event's [`Mark`] (what correlation
-    /// needs to follow event time per source).
+    /// needs to follow event time per source). The caller counts the alerts it raises (after
+    /// correlation, which holds some back and adds its own), then the events `processed`.
     pub fn detect_batch_marked<'a>(&'a self, batch: &[Input], workers: &Workers<'a>, stats: &Stats) -> Detected {
         let fresh;
         let workers = if workers.owner == self as *const Detector as usize {
@@ -216,8 +220,6 @@ impl Detector {
             detected.marks.push((mark, alerts.len() as u32));
             detected.alerts.extend(alerts);
         }
-        Stats::add(&stats.alerts, detected.alerts.len() as u64);
-        Stats::add(&stats.processed, detected.marks.len() as u64);
         detected
     }
 }

@@ -99,12 +99,14 @@ pub fn replay(
         Ok(())
     };
     for_each_chunk(inputs, sender, stats, |chunk| {
-        correlator.process(detector.detect_batch_marked(chunk, &workers, stats), &mut raised);
+        let detected = detector.detect_batch_marked(chunk, &workers, stats);
+        Stats::add(&stats.processed, detected.marks.len() as u64);
+        correlator.process(detected, &mut raised);
         write(&mut raised)
     })?;
     correlator.finish(&mut raised);
     write(&mut raised)?;
-    Stats::add(&stats.alerts, correlator.counters().fired);
+    Stats::add(&stats.alerts, total);
     correlator.publish(stats);
     out.flush().map_err(ReplayError::Write)?;
     Ok(total)

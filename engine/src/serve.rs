@@ -492,19 +492,23 @@ fn detect_loop(
             }
         }
         let correlator = &mut correlation.correlator;
-        let fired = correlator.counters().fired;
-        if batch.is_empty() {
+        let events = if batch.is_empty() {
             // A tick: take what waits once the input has been quiet for the allowed lateness.
             if last_input.elapsed() >= correlation.quiet && correlator.has_waiting() {
                 correlator.flush(&mut raised);
             }
+            0
         } else {
             last_input = Instant::now();
             let detected = detector.detect_batch_marked(&batch, &workers, &stats);
             batch.clear();
+            let events = detected.marks.len() as u64;
             correlator.process(detected, &mut raised);
-        }
-        Stats::add(&stats.alerts, correlator.counters().fired - fired);
+            events
+        };
+        // Alerts before events, so a reader who sees every event processed sees its alerts.
+        Stats::add(&stats.alerts, raised.len() as u64);
+        Stats::add(&stats.processed, events);
         correlator.publish(&stats);
         if !raised.is_empty() && alerts.send(std::mem::take(&mut raised)).is_err() {
             error!("alert store stopped; detection stops");
