@@ -654,9 +654,9 @@ impl Correlator {
         let (kind, span) = (plan.kind, plan.span);
         if kind == CorrelationType::Absence {
             if pos == 0 {
-                if !self.absent.contains_key(&key) {
+                if let std::collections::hash_map::Entry::Vacant(e) = self.absent.entry(key) {
                     let deadline = item.time.saturating_add(span);
-                    self.absent.insert(key, Absent { corr: c, deadline, start: item.alert.clone(), group });
+                    e.insert(Absent { corr: c, deadline, start: item.alert.clone(), group });
                     self.timers.insert((deadline, TIMER_ABSENCE, key));
                     if self.absent.len() > self.settings.max_keys {
                         self.evict_absent();

@@ -124,7 +124,10 @@ fn alert(i: usize, e: &Ev, rule: usize) -> Alert {
 
 /// What is compared: the final state of every correlation alert, by id (a suppressed alert
 /// raised again replaces the first).
-type Outcome = BTreeMap<String, (String, i64, Vec<(String, String)>, String, Vec<String>, Option<u64>)>;
+type Outcome = BTreeMap<String, Entry>;
+
+/// Rule id, time (ms after BASE), group, value, member ids, suppressed repeats.
+type Entry = (String, i64, Vec<(String, String)>, String, Vec<String>, Option<u64>);
 
 fn outcome(alerts: &[Alert]) -> Outcome {
     let mut out = Outcome::new();
@@ -285,13 +288,13 @@ fn reference(c: &Corr, events: &[Ev]) -> Outcome {
     let mut periods: HashMap<Vec<(String, String)>, (i64, String, u64)> = HashMap::new();
     let mut out = Outcome::new();
     // An alert of the correlation under test: recorded, and queued for the parent.
-    let mut raise = |rule: &str,
-                     ms: i64,
-                     group: &[(String, String)],
-                     val: f64,
-                     members: &[[u8; 16]],
-                     queue: &mut BinaryHeap<std::cmp::Reverse<(i64, [u8; 16], usize)>>,
-                     hits: &mut Vec<RHit>| {
+    let raise = |rule: &str,
+                 ms: i64,
+                 group: &[(String, String)],
+                 val: f64,
+                 members: &[[u8; 16]],
+                 queue: &mut BinaryHeap<std::cmp::Reverse<(i64, [u8; 16], usize)>>,
+                 hits: &mut Vec<RHit>| {
         let id = corr_id(rule, ms, group, members);
         let entry =
             (rule.to_owned(), ms, group.to_vec(), format!("{val:.6}"), members.iter().map(hex::encode).collect(), None);
@@ -313,7 +316,7 @@ fn reference(c: &Corr, events: &[Ev]) -> Outcome {
             let Some(((d, group), start)) = clocks.pop_first() else { break };
             let (id, entry) =
                 raise("corr-1", d, &group, (d - start.ms) as f64 / 1000.0, &[start.id], &mut queue, &mut hits);
-            pending_entries_insert(&mut out, id, entry);
+            out.insert(id, entry);
             continue;
         }
         let Some(std::cmp::Reverse((ms, _, index))) = queue.pop() else { break };
@@ -374,20 +377,10 @@ fn reference(c: &Corr, events: &[Ev]) -> Outcome {
             let members: Vec<[u8; 16]> = window.iter().map(|h| h.id).collect();
             list.clear();
             let (id, entry) = raise("corr-1", ms, &hit.group, val, &members, &mut queue, &mut hits);
-            pending_entries_insert(&mut out, id, entry);
+            out.insert(id, entry);
         }
     }
     out
-}
-
-/// Records an alert of the correlation under test when it is raised; suppression may remove
-/// it again when it is taken.
-fn pending_entries_insert(
-    out: &mut Outcome,
-    id: String,
-    entry: (String, i64, Vec<(String, String)>, String, Vec<String>, Option<u64>),
-) {
-    out.insert(id, entry);
 }
 
 fn corr_strategy() -> impl Strategy<Value = Corr> {
