@@ -24,6 +24,10 @@ use vigil_engine::{Detected, Mark};
 use vigil_parsers::{Fields, Value};
 use vigil_rules::{RuleSet, RuleSource};
 
+// As in the `vigil` binary, so that resident memory is measured as serve would hold it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const KEYS: u64 = 1_000_000;
 const BATCH: u64 = 10_000;
 
@@ -39,8 +43,14 @@ fn rules() -> RuleSet {
 fn alert(n: u64, key: u64, secs: i64) -> Alert {
     let mut fields = Fields::new();
     fields.insert("user".into(), Value::from(format!("user{key}")));
+    // Ids as random as real ones (hashes), so that snapshots are their real size.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
     Alert {
-        id: format!("{n:032x}"),
+        id: format!("{:016x}{:016x}", mix(n), mix(!n)),
         time: DateTime::from_timestamp(1_796_000_000 + secs, 0).unwrap_or_default(),
         rule: AlertRule {
             id: "base".into(),
@@ -80,36 +90,51 @@ fn settings() -> Settings {
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
-fn filled(set: &RuleSet) -> (Correlator, i64) {
+/// A correlator with a million keys, one event each; and the resident memory after half of
+/// them and after all of them (freed memory, such as the alerts that made the keys, goes back
+/// to the system after the allocator's purge delay, on its next activity).
+fn filled(set: &RuleSet) -> (Correlator, i64, u64, u64) {
     let mut c = Correlator::new(set, settings());
     let mut raised = Vec::new();
     let mut secs = 0;
+    let settled_rss = || {
+        std::thread::sleep(Duration::from_millis(500));
+        drop(black_box(vec![0u8; 1 << 20]));
+        rss_kib()
+    };
+    let mut half = 0;
     for b in 0..KEYS / BATCH {
         c.process(batch(b * BATCH, secs, |n| n), &mut raised);
         secs += 10;
         raised.clear();
+        if b + 1 == KEYS / BATCH / 2 {
+            half = settled_rss();
+        }
     }
     c.flush(&mut raised);
-    (c, secs)
+    (c, secs, half, settled_rss())
 }
 
 fn bench(c: &mut Criterion) {
     let set = rules();
     let before = rss_kib();
-    let (mut correlator, mut secs) = filled(&set);
-    let after = rss_kib();
+    let (mut correlator, mut secs, half, after) = filled(&set);
     eprintln!(
-        "correlation bench: {} keys; window state {:.1} bytes a key ({:.1} MiB); RSS {} -> {} MiB ({:.1} bytes a key)",
+        "correlation bench: {} keys; window state {:.1} bytes a key ({:.1} MiB); RSS {} MiB before, {} MiB at \
+         500,000 keys, {} MiB at 1,000,000 ({:.1} bytes a key)",
         correlator.keys(),
         correlator.window_memory_bytes() as f64 / KEYS as f64,
         correlator.window_memory_bytes() as f64 / (1 << 20) as f64,
         before / 1024,
+        half / 1024,
         after / 1024,
-        (after.saturating_sub(before) * 1024) as f64 / KEYS as f64
+        (after.saturating_sub(before) * 1024) as f64 / KEYS as f64,
     );
 
     let mut g = c.benchmark_group("correlation");
@@ -144,6 +169,9 @@ fn bench(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // Snapshots of a freshly filled state: one event in each of a million keys.
+    drop(correlator);
+    let (correlator, ..) = filled(&set);
     g.throughput(Throughput::Elements(KEYS));
     g.sample_size(10);
     let dir = std::env::temp_dir().join(format!("vigil-correlation-bench-{}", std::process::id()));

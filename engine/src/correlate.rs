@@ -168,14 +168,33 @@ impl Ord for Item {
     }
 }
 
-/// One hit in a key's window: 32 bytes.
+/// One hit in a key's window: 32 bytes. In snapshots, four integers (an id as two `u64`s
+/// is 18 bytes of CBOR; as 16 `u8`s, about 30).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "(Nanos, u64, u64, u64)", from = "(Nanos, u64, u64, u64)")]
 struct Hit {
     time: Nanos,
     id: [u8; 16],
     /// By type: the hash of the field's value (value_count, value_percentile), the value's
     /// `f64` bits (value_sum, value_avg), or the rule's position in `rules` (temporal).
     val: u64,
+}
+
+impl From<Hit> for (Nanos, u64, u64, u64) {
+    fn from(h: Hit) -> Self {
+        let (hi, lo) = h.id.split_at(8);
+        let word = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or_default());
+        (h.time, word(hi), word(lo), h.val)
+    }
+}
+
+impl From<(Nanos, u64, u64, u64)> for Hit {
+    fn from((time, hi, lo, val): (Nanos, u64, u64, u64)) -> Self {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&hi.to_be_bytes());
+        id[8..].copy_from_slice(&lo.to_be_bytes());
+        Hit { time, id, val }
+    }
 }
 
 /// A key and its window, in the slab.
@@ -303,6 +322,8 @@ struct Plan {
     by_corr: Vec<Vec<(u32, u16)>>,
     rule_block: Vec<bool>,
     rule_suppress: Vec<Option<Suppress>>,
+    /// Per detection rule: the fields its correlations read.
+    rule_fields: Vec<Vec<String>>,
 }
 
 fn sip() -> siphasher::sip::SipHasher13 {
@@ -362,6 +383,17 @@ impl Plan {
                 building_block: false,
             });
         }
+        let mut rule_fields = vec![Vec::new(); rule_ids.len()];
+        for (i, refs) in by_rule.iter().enumerate() {
+            for &(c, pos) in refs {
+                let (group, value): &(Vec<String>, Option<String>) = &corrs[c as usize].fields[pos as usize];
+                for f in group.iter().chain(value) {
+                    if !rule_fields[i].contains(f) {
+                        rule_fields[i].push(f.clone());
+                    }
+                }
+            }
+        }
         for (c, (referenced, generate)) in corr_refs.into_iter().enumerate() {
             corrs[c].building_block = referenced && !generate;
         }
@@ -373,8 +405,19 @@ impl Plan {
             by_rule,
             by_corr,
             rule_block: rule_refs.into_iter().map(|(referenced, generate)| referenced && !generate).collect(),
+            rule_fields,
         }
     }
+}
+
+/// The group-by names and values of a hit (built only when an alert is raised).
+fn group_of(plan: &CorrPlan, pos: u16, alert: &Alert) -> Vec<(String, String)> {
+    let Some((fields, _)) = plan.fields.get(pos as usize) else { return Vec::new() };
+    plan.group_by
+        .iter()
+        .zip(fields)
+        .map(|(name, field)| (name.clone(), field_text(alert, field).unwrap_or_default().into_owned()))
+        .collect()
 }
 
 /// A field of an alert as text: its fields first, then (for `host`) its host.
@@ -582,11 +625,45 @@ impl Correlator {
             alert: Box::new(if suppresses {
                 alert
             } else {
-                out.push(alert.clone());
-                alert
+                let slim = self.slim(r, &alert);
+                out.push(alert);
+                slim
             }),
         };
         self.pending.push(Reverse(item));
+    }
+
+    /// What correlation keeps of an alert it has already raised: the fields its correlations
+    /// read (group-by and value fields, any case) and where it came from; not the raw line.
+    fn slim(&self, r: u32, alert: &Alert) -> Alert {
+        let needed = &self.plan.rule_fields[r as usize];
+        let fields = alert
+            .fields
+            .iter()
+            .filter(|(k, _)| needed.iter().any(|n| n.eq_ignore_ascii_case(k)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Alert {
+            id: alert.id.clone(),
+            time: alert.time,
+            rule: AlertRule {
+                id: alert.rule.id.clone(),
+                name: None,
+                title: alert.rule.title.clone(),
+                level: String::new(),
+                author: None,
+                tags: Vec::new(),
+            },
+            host: alert.host.clone(),
+            agency: alert.agency.clone(),
+            province: alert.province.clone(),
+            fields,
+            raw: String::new(),
+            source: alert.source.clone(),
+            correlation: None,
+            building_block: alert.building_block,
+            suppressed: None,
+        }
     }
 
     /// Takes the waiting hits and runs the clocks, in event-time order, up to `frontier`.
@@ -630,23 +707,20 @@ impl Correlator {
         }
     }
 
-    /// The group of a hit: its key and the group-by values.
-    fn group(&self, c: u32, pos: u16, alert: &Alert) -> Option<(u64, Vec<(String, String)>)> {
+    /// The key of a hit's group; `None` when it lacks a group-by field.
+    fn key(&self, c: u32, pos: u16, alert: &Alert) -> Option<u64> {
         let plan = &self.plan.corrs[c as usize];
         let (fields, _) = plan.fields.get(pos as usize)?;
         let mut h = sip();
-        let mut group = Vec::with_capacity(fields.len());
-        for (name, field) in plan.group_by.iter().zip(fields) {
-            let value = field_text(alert, field)?;
-            h.write(value.as_bytes());
+        for field in fields {
+            h.write(field_text(alert, field)?.as_bytes());
             h.write_u8(0xff);
-            group.push((name.clone(), value.into_owned()));
         }
-        Some(((u64::from(c) << HASH_BITS) | (h.finish() & HASH_MASK), group))
+        Some((u64::from(c) << HASH_BITS) | (h.finish() & HASH_MASK))
     }
 
     fn feed(&mut self, c: u32, pos: u16, item: &Item) {
-        let Some((key, group)) = self.group(c, pos, &item.alert) else {
+        let Some(key) = self.key(c, pos, &item.alert) else {
             self.counters.missing_field += 1;
             return;
         };
@@ -655,6 +729,7 @@ impl Correlator {
         if kind == CorrelationType::Absence {
             if pos == 0 {
                 if let std::collections::hash_map::Entry::Vacant(e) = self.absent.entry(key) {
+                    let group = group_of(&self.plan.corrs[c as usize], pos, &item.alert);
                     let deadline = item.time.saturating_add(span);
                     e.insert(Absent { corr: c, deadline, start: item.alert.clone(), group });
                     self.timers.insert((deadline, TIMER_ABSENCE, key));
@@ -716,6 +791,7 @@ impl Correlator {
         if plan.condition.holds(value) {
             let hits: Vec<Hit> = std::mem::take(&mut self.keyed.slots[slot].hits).into_vec();
             self.keyed.remove(key);
+            let group = group_of(&self.plan.corrs[c as usize], pos, &item.alert);
             let alert = self.correlation_alert(c, group, value, &hits, &item.alert, item.time);
             self.counters.fired += 1;
             self.pending.push(Reverse(Item {
