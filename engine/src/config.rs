@@ -46,6 +46,7 @@ pub struct CorrelationConfig {
     pub max_keys: usize,
     pub max_hits_per_key: usize,
     pub max_members: usize,
+    pub keep_building_blocks: bool,
     pub snapshot_interval_secs: u64,
 }
 
@@ -57,6 +58,7 @@ impl CorrelationConfig {
             max_keys: self.max_keys.max(1),
             max_hits_per_key: self.max_hits_per_key.max(1),
             max_members: self.max_members,
+            keep_building_blocks: self.keep_building_blocks,
         }
     }
 }

@@ -93,6 +93,9 @@ pub struct Settings {
     pub max_hits_per_key: usize,
     /// Most member ids one alert carries (the newest).
     pub max_members: usize,
+    /// Whether the alerts of rules that only feed correlations (building blocks) are raised,
+    /// so that a correlation alert's members can be opened.
+    pub keep_building_blocks: bool,
 }
 
 impl Default for Settings {
@@ -103,6 +106,7 @@ impl Default for Settings {
             max_keys: 1_000_000,
             max_hits_per_key: 100_000,
             max_members: 100,
+            keep_building_blocks: true,
         }
     }
 }
@@ -626,7 +630,9 @@ impl Correlator {
                 alert
             } else {
                 let slim = self.slim(r, &alert);
-                out.push(alert);
+                if !alert.building_block || self.settings.keep_building_blocks {
+                    out.push(alert);
+                }
                 slim
             }),
         };
@@ -911,6 +917,9 @@ impl Correlator {
             Src::Rule(r) => self.plan.rule_suppress.get(r as usize).and_then(Option::as_ref),
             Src::Corr(c) => self.plan.corrs.get(c as usize).and_then(|p| p.meta.suppress.as_ref()),
         };
+        if alert.building_block && !self.settings.keep_building_blocks {
+            return;
+        }
         let Some(suppress) = suppress else {
             out.push(alert);
             return;

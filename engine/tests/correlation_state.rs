@@ -179,3 +179,19 @@ fn a_key_costs_at_most_64_bytes() {
     let per_key = c.window_memory_bytes() as f64 / n as f64;
     assert!(per_key <= 67.1, "{per_key:.1} bytes a key");
 }
+
+#[test]
+fn building_blocks_are_raised_unless_told_not_to() {
+    let set = rules("10m", 3);
+    for keep in [true, false] {
+        let mut c = Correlator::new(&set, Settings { keep_building_blocks: keep, ..settings() });
+        let mut raised = Vec::new();
+        for (n, t) in [(1, 0), (2, 30), (3, 60)] {
+            c.process(hit(n, t, "alice"), &mut raised);
+        }
+        c.finish(&mut raised);
+        let blocks = raised.iter().filter(|a| a.building_block && a.correlation.is_none()).count();
+        assert_eq!(blocks, if keep { 3 } else { 0 }, "keep_building_blocks = {keep}");
+        assert_eq!(fired(&raised).len(), 1, "the correlation fires either way");
+    }
+}

@@ -649,8 +649,11 @@ fn lint(paths: Vec<PathBuf>, config: Option<PathBuf>, json: bool) -> Result<std:
     let (options, _) = author_settings(config.as_deref())?;
     let (sources, mut diagnostics) = rule_sources(&paths)?;
     let files = sources.len();
-    let (set, d) = RuleSet::compile_with(sources, &options);
-    diagnostics.extend(d);
+    // With the bundled pack before them, as serve loads them: correlations may name its rules.
+    let bundled = vigil_rules::bundled();
+    let bundled_rules = bundled.len();
+    let (set, d) = RuleSet::compile_with(bundled.into_iter().chain(sources), &options);
+    diagnostics.extend(d.into_iter().filter(|d| !d.origin.starts_with("bundled:")));
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut by_code: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
     for d in &diagnostics {
@@ -669,7 +672,7 @@ fn lint(paths: Vec<PathBuf>, config: Option<PathBuf>, json: bool) -> Result<std:
     let codes: Vec<String> = by_code.iter().map(|((s, c), n)| format!("{s}[{c}]: {n}")).collect();
     eprintln!(
         "vigil rules lint: {files} files, {} rules loaded, {errors} errors, {warnings} warnings{}{}",
-        set.len(),
+        set.len().saturating_sub(bundled_rules) + set.correlations().len(),
         if codes.is_empty() { "" } else { "; " },
         codes.join(", ")
     );

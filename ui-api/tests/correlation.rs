@@ -178,3 +178,26 @@ fn a_window_open_across_a_restart_fires_once() {
     let stats = settle(&third, 0);
     assert_eq!(third.alerts().iter().filter(|a| a["rule"]["title"] == title).count(), 1, "{stats}");
 }
+
+#[test]
+fn the_scenario_rules_lint_clean_against_the_bundled_pack() {
+    let out = Command::new(common::VIGIL)
+        .args(["rules", "lint"])
+        .arg(scenarios().join("rules"))
+        .output()
+        .expect("run vigil rules lint");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains("5 files, 10 rules loaded, 0 errors, 0 warnings"), "{stderr}");
+    // 4 single-event rules and 6 correlations. A reference to a rule that exists nowhere is
+    // still an error.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("c.yml"),
+        "title: c\nid: c-1\ncorrelation:\n  type: event_count\n  rules: [no-such-rule]\n  timespan: 5m\n  condition: {gte: 2}\n",
+    )
+    .expect("write");
+    let out = Command::new(common::VIGIL).args(["rules", "lint"]).arg(dir.path()).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unknown_rule_reference"));
+}
