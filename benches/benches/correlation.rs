@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use vigil_engine::alert::{Alert, AlertRule, AlertSource};
+use vigil_engine::alert::Alert;
 use vigil_engine::correlate::{Correlator, Settings};
 use vigil_engine::{Detected, Mark};
 use vigil_parsers::{Fields, Value};
@@ -49,27 +49,12 @@ fn alert(n: u64, key: u64, secs: i64) -> Alert {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     };
-    Alert {
-        id: format!("{:016x}{:016x}", mix(n), mix(!n)),
-        time: DateTime::from_timestamp(1_796_000_000 + secs, 0).unwrap_or_default(),
-        rule: AlertRule {
-            id: "base".into(),
-            name: None,
-            title: "base".into(),
-            level: "low".into(),
-            author: None,
-            tags: Vec::new(),
-        },
-        host: None,
-        agency: None,
-        province: None,
+    Alert::of_fields(
+        format!("{:016x}{:016x}", mix(n), mix(!n)),
+        "base",
+        DateTime::from_timestamp(1_796_000_000 + secs, 0).unwrap_or_default(),
         fields,
-        raw: String::new(),
-        source: AlertSource::default(),
-        correlation: None,
-        building_block: false,
-        suppressed: None,
-    }
+    )
 }
 
 /// A batch of hits numbered from `first`, on keys `key(n)`, one second apart from `secs`.

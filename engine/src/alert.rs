@@ -126,6 +126,35 @@ impl Alert {
     }
 }
 
+impl Alert {
+    /// An alert with the given id, of the rule `rule_id` (also its title), on an event known
+    /// only by its time and fields: no raw line, host or origin. For feeding the correlation
+    /// engine directly: tests, benchmarks, tools.
+    pub fn of_fields(id: String, rule_id: &str, time: DateTime<Utc>, fields: Fields) -> Alert {
+        Alert {
+            id,
+            time,
+            rule: AlertRule {
+                id: rule_id.to_owned(),
+                name: None,
+                title: rule_id.to_owned(),
+                level: "low".to_owned(),
+                author: None,
+                tags: Vec::new(),
+            },
+            host: None,
+            agency: None,
+            province: None,
+            fields,
+            raw: String::new(),
+            source: AlertSource::default(),
+            correlation: None,
+            building_block: false,
+            suppressed: None,
+        }
+    }
+}
+
 /// SHA-256 over the rule id, event time, host and raw line; the first 16 bytes, in hex.
 pub fn alert_id(rule_id: &str, event: &Event) -> String {
     let mut h = Sha256::new();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
-use vigil_engine::alert::{Alert, AlertRule, AlertSource};
+use vigil_engine::alert::Alert;
 use vigil_engine::correlate::{Correlator, Settings};
 use vigil_engine::{Detected, Mark};
 use vigil_parsers::{Fields, Value};
@@ -99,27 +99,9 @@ fn alert(i: usize, e: &Ev, rule: usize) -> Alert {
     if let Some(v) = &e.v {
         fields.insert("v".into(), v.clone());
     }
-    Alert {
-        id: hex_id(i),
-        time: time(e.ms),
-        rule: AlertRule {
-            id: format!("rule-{}", NAMES[rule]),
-            name: Some(NAMES[rule].into()),
-            title: format!("base {}", NAMES[rule]),
-            level: "medium".into(),
-            author: None,
-            tags: Vec::new(),
-        },
-        host: Some(format!("h{}", e.source)),
-        agency: None,
-        province: None,
-        fields,
-        raw: String::new(),
-        source: AlertSource::default(),
-        correlation: None,
-        building_block: false,
-        suppressed: None,
-    }
+    let mut alert = Alert::of_fields(hex_id(i), &format!("rule-{}", NAMES[rule]), time(e.ms), fields);
+    alert.host = Some(format!("h{}", e.source));
+    alert
 }
 
 /// What is compared: the final state of every correlation alert, by id (a suppressed alert

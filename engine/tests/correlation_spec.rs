@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::DateTime;
 use sha2::{Digest, Sha256};
-use vigil_engine::alert::{Alert, AlertRule, AlertSource};
+use vigil_engine::alert::Alert;
 use vigil_engine::correlate::{Correlator, Settings};
 use vigil_engine::{Detected, Mark};
 use vigil_parsers::{Fields, Value};
@@ -40,27 +40,12 @@ fn alert(n: usize, e: &Ev<'_>) -> Alert {
     for (k, v) in e.2 {
         fields.insert((*k).to_owned().into(), v.clone());
     }
-    Alert {
-        id: hex::encode(&Sha256::digest(format!("{n}").as_bytes())[..16]),
-        time: DateTime::from_timestamp(1_796_000_000 + e.0, 0).unwrap_or_default(),
-        rule: AlertRule {
-            id: e.1.to_owned(),
-            name: Some(e.1.to_owned()),
-            title: e.1.to_owned(),
-            level: "low".into(),
-            author: None,
-            tags: Vec::new(),
-        },
-        host: None,
-        agency: None,
-        province: None,
+    Alert::of_fields(
+        hex::encode(&Sha256::digest(format!("{n}").as_bytes())[..16]),
+        e.1,
+        DateTime::from_timestamp(1_796_000_000 + e.0, 0).unwrap_or_default(),
         fields,
-        raw: String::new(),
-        source: AlertSource::default(),
-        correlation: None,
-        building_block: false,
-        suppressed: None,
-    }
+    )
 }
 
 /// Runs `events` (in order, one batch each) and returns the correlation alerts raised.

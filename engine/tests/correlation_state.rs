@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use sha2::{Digest, Sha256};
-use vigil_engine::alert::{Alert, AlertRule, AlertSource};
+use vigil_engine::alert::Alert;
 use vigil_engine::correlate::{Correlator, Restored, Settings, SnapshotError};
 use vigil_engine::{Detected, Mark};
 use vigil_parsers::{Fields, Value};
@@ -27,27 +27,7 @@ fn hit(n: u64, secs: i64, user: &str) -> Detected {
     let mut fields = Fields::new();
     fields.insert("user".into(), Value::from(user));
     let time = DateTime::from_timestamp(1_796_000_000 + secs, 0).unwrap_or_default();
-    let alert = Alert {
-        id: hex::encode(&Sha256::digest(n.to_le_bytes())[..16]),
-        time,
-        rule: AlertRule {
-            id: "base".into(),
-            name: None,
-            title: "base".into(),
-            level: "low".into(),
-            author: None,
-            tags: Vec::new(),
-        },
-        host: None,
-        agency: None,
-        province: None,
-        fields,
-        raw: String::new(),
-        source: AlertSource::default(),
-        correlation: None,
-        building_block: false,
-        suppressed: None,
-    };
+    let alert = Alert::of_fields(hex::encode(&Sha256::digest(n.to_le_bytes())[..16]), "base", time, fields);
     let mark = Mark { source: 7, time: time.timestamp_nanos_opt().unwrap_or_default() };
     Detected { marks: vec![(mark, 1)], alerts: vec![alert] }
 }

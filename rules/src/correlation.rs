@@ -180,6 +180,23 @@ fn strings(v: &Yaml) -> Option<Vec<String>> {
     }
 }
 
+/// A list of names that may be absent (empty) or one name; `None` when it is something else.
+fn optional_strings(v: Option<&Yaml>) -> Option<Vec<String>> {
+    match v {
+        None | Some(Yaml::Null) => Some(Vec::new()),
+        Some(v) => strings(v),
+    }
+}
+
+/// A string or a number, as text (`timespan: 5m`, or a bare number to be rejected with it).
+fn scalar(v: Option<&Yaml>) -> Option<String> {
+    match v {
+        Some(Yaml::String(s)) => Some(s.clone()),
+        Some(Yaml::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// Reads and checks a `correlation:` section. Errors are (code, message).
 pub(crate) fn parse(section: &Yaml) -> Result<Spec, (&'static str, String)> {
     let bad = |m: String| ("bad_correlation", m);
@@ -205,15 +222,9 @@ pub(crate) fn parse(section: &Yaml) -> Result<Spec, (&'static str, String)> {
     if kind.is_multi_rule() && rule_names.len() < 2 {
         return Err(bad(format!("`{kind_text}` correlates two or more rules; `rules` names one")));
     }
-    let group_by = match map.get("group-by") {
-        None | Some(Yaml::Null) => Vec::new(),
-        Some(v) => strings(v).ok_or_else(|| bad("`group-by` must be a field name or a list of them".into()))?,
-    };
-    let timespan_text = match map.get("timespan") {
-        Some(Yaml::String(s)) => s.clone(),
-        Some(Yaml::Number(n)) => n.to_string(),
-        _ => return Err(bad("`correlation` has no `timespan`".into())),
-    };
+    let group_by = optional_strings(map.get("group-by"))
+        .ok_or_else(|| bad("`group-by` must be a field name or a list of them".into()))?;
+    let timespan_text = scalar(map.get("timespan")).ok_or_else(|| bad("`correlation` has no `timespan`".into()))?;
     let timespan = parse_timespan(&timespan_text)
         .ok_or_else(|| bad(format!("`timespan: {timespan_text}` is not a number then s, m, h or d (`90m`)")))?;
     let mut condition = Threshold::default();
@@ -315,15 +326,9 @@ pub(crate) fn parse_suppress(section: &Yaml) -> Result<Suppress, (&'static str, 
             return Err(bad(format!("unknown key `{k}` in `suppress` (by, for)")));
         }
     }
-    let by = match map.get("by") {
-        None | Some(Yaml::Null) => Vec::new(),
-        Some(v) => strings(v).ok_or_else(|| bad("`suppress.by` must be a field name or a list of them".into()))?,
-    };
-    let text = match map.get("for") {
-        Some(Yaml::String(s)) => s.clone(),
-        Some(Yaml::Number(n)) => n.to_string(),
-        _ => return Err(bad("`suppress` has no `for` (how long, such as `10m`)".into())),
-    };
+    let by = optional_strings(map.get("by"))
+        .ok_or_else(|| bad("`suppress.by` must be a field name or a list of them".into()))?;
+    let text = scalar(map.get("for")).ok_or_else(|| bad("`suppress` has no `for` (how long, such as `10m`)".into()))?;
     let period = parse_timespan(&text)
         .ok_or_else(|| bad(format!("`suppress.for: {text}` is not a number then s, m, h or d")))?;
     Ok(Suppress { by, period })
