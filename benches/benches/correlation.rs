@@ -62,7 +62,7 @@ fn batch(first: u64, secs: i64, key: impl Fn(u64) -> u64) -> Detected {
     let mut d = Detected::default();
     for n in first..first + BATCH {
         let a = alert(n, key(n), secs + (n - first) as i64 / 1000);
-        d.marks.push((Mark { source: 1, time: a.time.timestamp_nanos_opt().unwrap_or_default() }, 1));
+        d.marks.push((Mark::at(1, a.time.timestamp_nanos_opt().unwrap_or_default()), 1));
         d.alerts.push(a);
     }
     d

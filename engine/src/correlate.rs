@@ -26,7 +26,9 @@
 //! # Event time, late events
 //!
 //! Each source (configured source and sending host) has a watermark: the newest event time it
-//! sent, less the allowed lateness. An event older than its source's watermark, or older than
+//! sent, less the allowed lateness. An event time more than `max_source_lag` ahead of when the
+//! event was received is a clock in the future: counted, not correlated, and it moves no
+//! watermark (one host set to 2099 must not make every other host late). An event older than its source's watermark, or older than
 //! what correlation has already taken, is *late*: counted, still alerted on by single-event
 //! rules, not correlated. Hits wait in a queue until every live source's watermark has passed
 //! them (a source is live while its newest event is within `max_source_lag` of the newest
@@ -112,11 +114,15 @@ impl Default for Settings {
 }
 
 /// What correlation has counted so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counters {
     /// Events beyond the allowed lateness of their source (or of correlation's progress).
     pub late_events: u64,
-    /// Hits of correlations that were late, so not correlated.
+    /// Events whose time was more than `max_source_lag` ahead of their receipt (a clock in the
+    /// future): not correlated, still alerted on by single-event rules.
+    pub future_events: u64,
+    /// Hits of correlations that were late (or from the future), so not correlated.
     pub late_hits: u64,
     /// Correlation alerts raised (absence included).
     pub fired: u64,
@@ -571,8 +577,14 @@ impl Correlator {
         !self.pending.is_empty() || self.timers.first().is_some_and(|t| t.0 <= self.newest)
     }
 
-    /// Records an event's time for its source; true when it is late.
+    /// Records an event's time for its source; true when it is not to be correlated: late, or
+    /// from a clock in the future (more than `max_source_lag` ahead of its receipt), which must
+    /// not move event time on for every other source.
     fn observe(&mut self, mark: Mark) -> bool {
+        if mark.time > mark.received.saturating_add(self.source_lag) {
+            self.counters.future_events += 1;
+            return true;
+        }
         let newest = self.sources.get(&mark.source).copied();
         let late = mark.time < self.released || newest.is_some_and(|n| mark.time < n.saturating_sub(self.lateness));
         if late {
@@ -1057,7 +1069,7 @@ struct Snapshot {
     pending: Vec<Item>,
     absent: Vec<(u64, Absent)>,
     suppress: Vec<(u64, Supp)>,
-    counters: (u64, u64, u64, u64, u64, u64, u64),
+    counters: Counters,
 }
 
 /// What [`Correlator::restore`] found.
@@ -1083,10 +1095,7 @@ impl Correlator {
             pending: Vec::new(),
             absent: Vec::new(),
             suppress: Vec::new(),
-            counters: {
-                let c = self.counters;
-                (c.late_events, c.late_hits, c.fired, c.suppressed, c.evicted, c.window_overflow, c.missing_field)
-            },
+            counters: self.counters,
         };
         // The waiting items and clocks are borrowed into the encoding, not cloned.
         #[derive(Serialize)]
@@ -1195,8 +1204,7 @@ impl Correlator {
             self.timers.insert((supp.until, TIMER_SUPPRESS, key));
             self.suppress.insert(key, supp);
         }
-        let (late_events, late_hits, fired, suppressed, evicted, window_overflow, missing_field) = s.counters;
-        self.counters = Counters { late_events, late_hits, fired, suppressed, evicted, window_overflow, missing_field };
+        self.counters = s.counters;
         Restored::Restored { keys: self.keys(), pending: self.pending.len(), dropped }
     }
 }

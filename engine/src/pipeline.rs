@@ -25,22 +25,30 @@ pub struct Input {
 }
 
 /// Where and when an event happened: its source (a hash of the configured source and the
-/// sending host, so each host keeps its own clock) and its event time.
+/// sending host, so each host keeps its own clock), its event time, and when it was received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark {
     pub source: u64,
     /// Nanoseconds since the Unix epoch.
     pub time: i64,
+    /// When vigil received it, likewise: an event time far ahead of it is a clock in the future.
+    pub received: i64,
 }
 
 impl Mark {
-    pub fn of(event: &vigil_parsers::Event) -> Mark {
+    pub fn of(event: &vigil_parsers::Event, received: DateTime<Utc>) -> Mark {
         use std::hash::Hasher;
         let mut h = siphasher::sip::SipHasher13::new();
         h.write(event.origin.as_ref().map_or("", |o| o.source.as_str()).as_bytes());
         h.write_u8(0xff);
         h.write(event.host.as_deref().unwrap_or("").as_bytes());
-        Mark { source: h.finish(), time: crate::correlate::nanos(event.time) }
+        let time = crate::correlate::nanos(event.time);
+        Mark { source: h.finish(), time, received: crate::correlate::nanos(received) }
+    }
+
+    /// An event of `source` at `time` (ns), received as it happened (tests, tools).
+    pub fn at(source: u64, time: i64) -> Mark {
+        Mark { source, time, received: time }
     }
 }
 
@@ -165,7 +173,7 @@ impl Detector {
             .filter_map(|&i| self.rules.rule(i))
             .map(|rule| Alert::new(rule, &event, &input.source))
             .collect();
-        Some((Mark::of(&event), alerts))
+        Some((Mark::of(&event, input.received), alerts))
     }
 
     /// Per-thread matching state for [`Detector::detect_batch_with`], kept across batches: make

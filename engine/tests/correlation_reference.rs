@@ -147,7 +147,7 @@ fn vigil(c: &Corr, events: &[Ev], batches: &[usize]) -> (Outcome, u64) {
         let mut detected = Detected::default();
         for &i in batch {
             let e = &events[i];
-            let mark = Mark { source: e.source, time: (BASE + e.ms) * 1_000_000 };
+            let mark = Mark::at(e.source, (BASE + e.ms) * 1_000_000);
             match e.rule {
                 Some(r) => {
                     detected.marks.push((mark, 1));

@@ -54,7 +54,7 @@ fn run(set: &RuleSet, events: &[Ev<'_>]) -> Vec<Alert> {
     let mut raised = Vec::new();
     for (n, e) in events.iter().enumerate() {
         let a = alert(n, e);
-        let mark = Mark { source: 1, time: a.time.timestamp_nanos_opt().unwrap_or_default() };
+        let mark = Mark::at(1, a.time.timestamp_nanos_opt().unwrap_or_default());
         correlator.process(Detected { marks: vec![(mark, 1)], alerts: vec![a] }, &mut raised);
     }
     correlator.finish(&mut raised);

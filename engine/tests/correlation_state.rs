@@ -28,7 +28,7 @@ fn hit(n: u64, secs: i64, user: &str) -> Detected {
     fields.insert("user".into(), Value::from(user));
     let time = DateTime::from_timestamp(1_796_000_000 + secs, 0).unwrap_or_default();
     let alert = Alert::of_fields(hex::encode(&Sha256::digest(n.to_le_bytes())[..16]), "base", time, fields);
-    let mark = Mark { source: 7, time: time.timestamp_nanos_opt().unwrap_or_default() };
+    let mark = Mark::at(7, time.timestamp_nanos_opt().unwrap_or_default());
     Detected { marks: vec![(mark, 1)], alerts: vec![alert] }
 }
 
@@ -174,4 +174,24 @@ fn building_blocks_are_raised_unless_told_not_to() {
         assert_eq!(blocks, if keep { 3 } else { 0 }, "keep_building_blocks = {keep}");
         assert_eq!(fired(&raised).len(), 1, "the correlation fires either way");
     }
+}
+
+#[test]
+fn a_clock_in_the_future_does_not_make_everyone_late() {
+    let set = rules("10m", 3);
+    let mut c = Correlator::new(&set, settings());
+    let mut raised = Vec::new();
+    c.process(hit(1, 0, "alice"), &mut raised);
+    // Another host stamps its event 2099: received now, 73 years ahead.
+    let mut future = hit(2, 2_300_000_000, "mallory");
+    let received = future.marks[0].0.time - 2_300_000_000 * 1_000_000_000;
+    future.marks[0].0 = Mark { source: 99, received, ..future.marks[0].0 };
+    c.process(future, &mut raised);
+    c.process(hit(3, 30, "alice"), &mut raised);
+    c.process(hit(4, 60, "alice"), &mut raised);
+    c.finish(&mut raised);
+    let counters = c.counters();
+    assert_eq!((counters.future_events, counters.late_events), (1, 0), "{counters:?}");
+    assert_eq!(fired(&raised).len(), 1, "alice's burst still correlates");
+    assert!(raised.iter().any(|a| a.fields.get("user").is_some_and(|u| u.as_text() == "mallory")), "still alerted on");
 }
