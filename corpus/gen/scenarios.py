@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 TZ = timezone(timedelta(hours=7))
 OUT = os.path.join(os.path.dirname(__file__), "..", "scenarios")
-DAY = datetime(2026, 11, 30, tzinfo=TZ)
+DAY = datetime(2026, 11, 16, tzinfo=TZ)
 
 
 def at(h, m, s=0):
@@ -117,8 +117,8 @@ rows += [(at(4, 0), line(at(4, 0), "db01", "backup", "cleanup done", pri=78, pid
 rows.sort(key=lambda r: r[0])
 write("backup_absence", rows)
 expected["backup_absence"] = [
-    {"rule": "e7d1c3b9-5a2f-4c84-9b6e-1a3f8d2c5e05", "group": {"host": "db03"}, "time": "2026-11-29T20:00:00Z"},
-    {"rule": "e7d1c3b9-5a2f-4c84-9b6e-1a3f8d2c5e05", "group": {"host": "db04"}, "time": "2026-11-29T20:00:00Z"},
+    {"rule": "e7d1c3b9-5a2f-4c84-9b6e-1a3f8d2c5e05", "group": {"host": "db03"}, "time": "2026-11-15T20:00:00Z"},
+    {"rule": "e7d1c3b9-5a2f-4c84-9b6e-1a3f8d2c5e05", "group": {"host": "db04"}, "time": "2026-11-15T20:00:00Z"},
 ]
 
 with open(os.path.join(OUT, "expected.json"), "w") as f:
