@@ -40,7 +40,7 @@
 //! # State
 //!
 //! Per (correlation, group) key: the window's hits, 32 bytes each (time, member id, value), in
-//! a slab indexed by a table of `u32`; a key costs about 58 bytes with one hit (BENCHMARKS.md).
+//! a slab indexed by a table of `u32`; a key costs about 61 bytes with one hit (BENCHMARKS.md).
 //! Group values are kept as a 48-bit hash beside the correlation's index (a collision would
 //! merge two groups: about one chance in 500 with a million keys of one correlation). Keys
 //! whose window has passed are dropped; past `max_keys` the stalest tenth are evicted and
