@@ -496,11 +496,6 @@ impl Correlator {
         }
     }
 
-    /// Whether anything needs it: correlations, or rules that suppress repeats.
-    pub fn is_active(&self) -> bool {
-        !self.plan.corrs.is_empty() || self.plan.rule_suppress.iter().any(Option::is_some)
-    }
-
     pub fn counters(&self) -> Counters {
         self.counters
     }
@@ -508,11 +503,6 @@ impl Correlator {
     /// Keys held: windows, running absence clocks and suppression periods.
     pub fn keys(&self) -> usize {
         self.keyed.len() + self.absent.len() + self.suppress.len()
-    }
-
-    /// Hits waiting for event time to pass them.
-    pub fn pending(&self) -> usize {
-        self.pending.len()
     }
 
     /// Bytes held by the windows' table and slab (the per-key state).
