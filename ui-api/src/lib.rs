@@ -4,7 +4,7 @@
 //! - `GET /api/v1/health`: liveness, no authentication.
 //! - `GET /api/v1/alerts?q=&from=&to=&limit=`: alert search, newest first.
 //! - `GET /api/v1/stats`: pipeline counters.
-//! - `GET /api/v1/rules`: the loaded rules.
+//! - `GET /api/v1/rules`: the loaded rules and correlation rules.
 //!
 //! Every route but health needs `Authorization: Bearer TOKEN`; anything else is a 401 with a
 //! JSON error that reveals nothing more.
@@ -36,6 +36,8 @@ pub struct AppState {
     pub store: Arc<AlertStore>,
     pub stats: Arc<Stats>,
     pub rules: Arc<Vec<RuleMeta>>,
+    /// The correlation rules, validated and resolved.
+    pub correlations: Arc<Vec<vigil_rules::Correlation>>,
     pub admin_token: Arc<String>,
 }
 
@@ -130,7 +132,7 @@ async fn stats(State(state): State<AppState>) -> Json<vigil_engine::StatsSnapsho
 }
 
 async fn rules(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({ "total": state.rules.len(), "rules": *state.rules }))
+    Json(json!({ "total": state.rules.len(), "rules": *state.rules, "correlations": *state.correlations }))
 }
 
 #[cfg(test)]
@@ -146,6 +148,7 @@ mod tests {
             store: Arc::new(AlertStore::open(dir, 15_000_000).expect("store")),
             stats: Arc::new(Stats::default()),
             rules: Arc::new(vigil_rules::RuleSet::bundled().iter().cloned().collect()),
+            correlations: Arc::new(Vec::new()),
             admin_token: Arc::new("s3cret".to_owned()),
         }
     }

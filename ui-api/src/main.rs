@@ -260,6 +260,7 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
         bail!("no rules loaded; nothing to detect");
     }
     let metas: Vec<_> = rules.iter().cloned().collect();
+    let correlations = rules.correlations().to_vec();
     let (token, origin) = admin_token(&config.data_dir)?;
     let sources = Arc::new(source_map(&config)?);
     eprintln!(
@@ -304,6 +305,7 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
             store: engine.store.clone(),
             stats: engine.stats.clone(),
             rules: Arc::new(metas),
+            correlations: Arc::new(correlations),
             admin_token: Arc::new(token),
         };
         axum::serve(listener, vigil_ui_api::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
@@ -691,6 +693,13 @@ fn list(rule_dirs: Vec<PathBuf>, no_bundled: bool, json: bool) -> Result<()> {
         writeln!(out, "{:<36}  {:<13}  {:<48}  ORIGIN", "ID", "LEVEL", "TITLE")?;
         for rule in rules.iter() {
             writeln!(out, "{:<36}  {:<13}  {:<48}  {}", rule.id, rule.level, rule.title, rule.origin)?;
+        }
+        if !rules.correlations().is_empty() {
+            writeln!(out, "\n{:<36}  {:<16}  {:<48}  ORIGIN", "CORRELATION ID", "TYPE", "TITLE")?;
+            for c in rules.correlations() {
+                let (meta, kind) = (&c.meta, c.spec.kind.as_str());
+                writeln!(out, "{:<36}  {:<16}  {:<48}  {}", meta.id, kind, meta.title, meta.origin)?;
+            }
         }
     }
     out.flush()?;

@@ -140,6 +140,14 @@ fn serve_over_tcp_gives_the_alerts_of_replay() {
     assert_eq!(ids(stored.iter().collect()), ids(replayed.values().collect()));
     assert_eq!(stats["correlation"]["late_events"], 0, "{stats}");
     assert_eq!(stats["correlation"]["suppressed"], 1, "{stats}");
+    // The API lists the correlation rules beside the rules.
+    let (status, body) = server.get("/api/v1/rules");
+    assert_eq!(status, 200);
+    let kinds: Vec<&str> = body["correlations"]
+        .as_array()
+        .map_or(vec![], |c| c.iter().filter_map(|c| c["spec"]["kind"].as_str()).collect());
+    assert_eq!(kinds.len(), 6, "{body}");
+    assert!(kinds.contains(&"absence") && kinds.contains(&"value_sum"), "{kinds:?}");
 }
 
 #[test]
@@ -189,6 +197,14 @@ fn the_scenario_rules_lint_clean_against_the_bundled_pack() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
     assert!(stderr.contains("5 files, 10 rules loaded, 0 errors, 0 warnings"), "{stderr}");
+    let list = Command::new(common::VIGIL)
+        .args(["rules", "list", "--rules"])
+        .arg(scenarios().join("rules"))
+        .output()
+        .expect("run vigil rules list");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.contains("CORRELATION ID"), "{listed}");
+    assert!(listed.lines().any(|l| l.contains("absence") && l.contains("Backup Job Did Not Finish")), "{listed}");
     // 4 single-event rules and 6 correlations. A reference to a rule that exists nowhere is
     // still an error.
     let dir = tempfile::tempdir().expect("tempdir");
