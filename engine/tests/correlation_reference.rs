@@ -3,7 +3,8 @@
 //! absence included), random event streams from two sources, delivered in a random order
 //! with each event delayed by at most the allowed lateness and cut into random batches. The
 //! reference sorts the whole stream and, at each hit, recomputes its group's window from
-//! every hit since the group's last alert; vigil's alerts must equal the reference's.
+//! every hit since the group's last alert; vigil's alerts must equal the reference's, also when
+//! it is restarted through a snapshot in the middle of the stream.
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::Duration;
@@ -130,17 +131,32 @@ fn outcome(alerts: &[Alert]) -> Outcome {
     out
 }
 
+/// vigil's outcome; with `restart`, the correlator is saved to a snapshot after that many
+/// batches and a new one restored from it carries on (a restart in the middle of the stream).
 fn vigil(c: &Corr, events: &[Ev], batches: &[usize]) -> (Outcome, u64) {
+    vigil_restarting(c, events, batches, None)
+}
+
+fn vigil_restarting(c: &Corr, events: &[Ev], batches: &[usize], restart: Option<usize>) -> (Outcome, u64) {
     let (set, diagnostics) = RuleSet::compile([RuleSource::new("t.yml", yaml(c))]);
     assert!(diagnostics.is_empty(), "{}\n{diagnostics:?}", yaml(c));
     let settings = Settings { allowed_lateness: Duration::from_millis(LATENESS_MS as u64), ..Settings::default() };
-    let mut correlator = Correlator::new(&set, settings);
+    let mut correlator = Correlator::new(&set, settings.clone());
     let mut order: Vec<usize> = (0..events.len()).collect();
     order.sort_by_key(|&i| (events[i].ms + events[i].delay, i));
     let mut raised = Vec::new();
     let mut cuts = batches.iter().cycle();
     let mut rest = &order[..];
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut done = 0;
     while !rest.is_empty() {
+        if restart == Some(done) {
+            let path = dir.path().join("state.snapshot");
+            correlator.save(&path).unwrap_or_else(|e| panic!("{e}"));
+            correlator = Correlator::new(&set, settings.clone());
+            correlator.restore(&path).unwrap_or_else(|e| panic!("{e}"));
+        }
+        done += 1;
         let n = (*cuts.next().unwrap_or(&1)).clamp(1, rest.len());
         let (batch, tail) = rest.split_at(n);
         rest = tail;
@@ -433,6 +449,21 @@ proptest! {
         let (got, late) = vigil(&corr, &events, &batches);
         if std::env::var_os("VIGIL_PRINT_FIRED").is_some() { eprintln!("fired {}", expected.len()); }
         prop_assert_eq!(late, 0, "delays within the lateness are never late");
+        prop_assert_eq!(got, expected, "{}", yaml(&corr));
+    }
+
+    /// A restart through a snapshot, anywhere in the stream, changes nothing: windows, waiting
+    /// hits, absence clocks and suppression periods all carry over.
+    #[test]
+    fn a_restart_anywhere_changes_nothing(
+        corr in corr_strategy(),
+        events in prop::collection::vec(event_strategy(), 1..60),
+        batches in prop::collection::vec(1usize..8, 1..6),
+        restart in 0usize..20,
+    ) {
+        let expected = reference(&corr, &events);
+        let (got, late) = vigil_restarting(&corr, &events, &batches, Some(restart));
+        prop_assert_eq!(late, 0);
         prop_assert_eq!(got, expected, "{}", yaml(&corr));
     }
 }
