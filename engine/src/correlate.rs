@@ -699,16 +699,23 @@ impl Correlator {
         }
     }
 
-    fn take(&mut self, item: Item, out: &mut Vec<Alert>) {
-        self.taken_since_sweep += 1;
-        let refs = match item.src {
+    /// The (correlation, position) pairs a source's hits feed.
+    fn refs(&self, src: Src) -> &[(u32, u16)] {
+        match src {
             Src::Rule(r) => self.plan.by_rule.get(r as usize),
             Src::Corr(c) => self.plan.by_corr.get(c as usize),
         }
-        .cloned()
-        .unwrap_or_default();
-        for (c, pos) in refs {
-            self.feed(c, pos, &item);
+        .map_or(&[], Vec::as_slice)
+    }
+
+    fn take(&mut self, item: Item, out: &mut Vec<Alert>) {
+        self.taken_since_sweep += 1;
+        // By index, not by a copy of the list: this runs for every hit.
+        let n = self.refs(item.src).len();
+        for k in 0..n {
+            if let Some(&(c, pos)) = self.refs(item.src).get(k) {
+                self.feed(c, pos, &item);
+            }
         }
         if item.emit {
             self.emit(*item.alert, item.src, out);
