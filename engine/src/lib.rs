@@ -15,6 +15,7 @@ pub mod sources;
 pub mod stats;
 pub mod store;
 pub mod tls;
+pub mod wal;
 
 pub use alert::{Alert, AlertRule, AlertSource};
 pub use config::{Config, ConfigError};
