@@ -15,6 +15,7 @@
 //!   pfSense/OPNsense `filterlog` and generic key=value.
 //!   A syslog body is dispatched to them by `payload::apply`; a line that is such a payload
 //!   without a syslog header is read by `payload::line`.
+//! - [`relp`] decodes RELP frames (rsyslog's `omrelp`) and encodes the server's answers.
 
 pub mod cef;
 pub mod event;
@@ -25,6 +26,7 @@ pub mod leef;
 pub mod panos;
 mod payload;
 pub mod programs;
+pub mod relp;
 pub mod syslog;
 pub mod winxml;
 
