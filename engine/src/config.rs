@@ -34,6 +34,42 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub store: StoreConfig,
     pub correlation: CorrelationConfig,
+    pub wal: WalConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalConfig {
+    pub fsync: FsyncMode,
+    pub fsync_interval_ms: u64,
+    pub segment_mb: u64,
+    pub max_mb: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncMode {
+    Interval,
+    Always,
+    Never,
+}
+
+impl WalConfig {
+    pub fn options(&self) -> crate::wal::WalOptions {
+        let segment_bytes = self.segment_mb.clamp(1, 1024) << 20;
+        crate::wal::WalOptions {
+            segment_bytes,
+            // At least a few segments: a cap below one would stop everything.
+            max_bytes: (self.max_mb << 20).max(4 * segment_bytes),
+            fsync: match self.fsync {
+                FsyncMode::Interval => crate::wal::FsyncPolicy::Interval(std::time::Duration::from_millis(
+                    self.fsync_interval_ms.clamp(1, 10_000),
+                )),
+                FsyncMode::Always => crate::wal::FsyncPolicy::Always,
+                FsyncMode::Never => crate::wal::FsyncPolicy::Never,
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -472,6 +472,8 @@ pub struct Correlator {
     timers: BTreeSet<(Nanos, u8, u64)>,
     counters: Counters,
     taken_since_sweep: u64,
+    /// The write-ahead log position this state includes (saved with it; see [`crate::wal`]).
+    position: u64,
 }
 
 const MAX_SOURCES: usize = 100_000;
@@ -484,6 +486,7 @@ impl Correlator {
             source_lag: span_nanos(settings.max_source_lag),
             settings,
             sources: HashMap::new(),
+            position: 0,
             newest: Nanos::MIN,
             released: Nanos::MIN,
             pending: BinaryHeap::new(),
@@ -494,6 +497,21 @@ impl Correlator {
             counters: Counters::default(),
             taken_since_sweep: 0,
         }
+    }
+
+    /// The write-ahead log position this state includes: every record up to it has been
+    /// processed (set by the caller; saved and restored with the state).
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Whether there are no correlation rules (then there is never any state).
+    pub fn is_empty(&self) -> bool {
+        self.plan.corrs.is_empty()
+    }
+
+    pub fn set_position(&mut self, position: u64) {
+        self.position = position;
     }
 
     pub fn counters(&self) -> Counters {
@@ -1067,6 +1085,9 @@ struct Snapshot {
     absent: Vec<(u64, Absent)>,
     suppress: Vec<(u64, Supp)>,
     counters: Counters,
+    /// The write-ahead log position the state includes.
+    #[serde(default)]
+    position: u64,
 }
 
 /// What [`Correlator::restore`] found.
@@ -1080,8 +1101,8 @@ pub enum Restored {
 }
 
 impl Correlator {
-    /// Writes the state to `path` (a temporary file, synced, then renamed). Returns its size.
-    pub fn save(&self, path: &Path) -> Result<u64, SnapshotError> {
+    /// The state, encoded (a snapshot's payload).
+    fn encode(&self) -> Result<Vec<u8>, String> {
         let snapshot = Snapshot {
             corrs: self.plan.corrs.iter().map(|p| (p.meta.id.clone(), p.fingerprint)).collect(),
             rules: self.plan.rule_ids.clone(),
@@ -1093,6 +1114,7 @@ impl Correlator {
             absent: Vec::new(),
             suppress: Vec::new(),
             counters: self.counters,
+            position: self.position,
         };
         // The waiting items and clocks are borrowed into the encoding, not cloned.
         #[derive(Serialize)]
@@ -1108,9 +1130,22 @@ impl Correlator {
             absent: self.absent.iter().collect(),
             suppress: self.suppress.iter().collect(),
         };
-        let err = |source| SnapshotError::Write { path: path.to_owned(), source };
         let mut payload = Vec::new();
-        ciborium::into_writer(&value, &mut payload).map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        ciborium::into_writer(&value, &mut payload).map_err(|e| e.to_string())?;
+        Ok(payload)
+    }
+
+    /// Moves this state into `into`, a correlator of another rule set (a rule reload): the
+    /// state of correlations that are gone or changed is dropped and counted.
+    pub fn carry_into(&self, into: &mut Correlator) -> Result<Restored, String> {
+        let snapshot = decode_payload(&self.encode()?)?;
+        Ok(into.load(snapshot))
+    }
+
+    /// Writes the state to `path` (a temporary file, synced, then renamed). Returns its size.
+    pub fn save(&self, path: &Path) -> Result<u64, SnapshotError> {
+        let err = |source| SnapshotError::Write { path: path.to_owned(), source };
+        let payload = self.encode().map_err(|e| err(std::io::Error::other(e)))?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
@@ -1202,6 +1237,7 @@ impl Correlator {
             self.suppress.insert(key, supp);
         }
         self.counters = s.counters;
+        self.position = s.position;
         Restored::Restored { keys: self.keys(), pending: self.pending.len(), dropped }
     }
 }
@@ -1223,6 +1259,10 @@ fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
     if Sha256::digest(payload).as_slice() != &bytes[20..header] {
         return Err("checksum mismatch".into());
     }
+    decode_payload(payload)
+}
+
+fn decode_payload(payload: &[u8]) -> Result<Snapshot, String> {
     #[derive(Deserialize)]
     struct Owned {
         base: Snapshot,

@@ -5,9 +5,11 @@
 //! UDP/TCP/TLS tasks --tokio mpsc--> detect thread (rayon batches) --crossbeam--> store thread
 //! ```
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,7 @@ use chrono::Utc;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle as TaskHandle;
 use tracing::{debug, error, info, warn};
 use vigil_parsers::framing::{Frame, FrameDecoder};
@@ -28,6 +30,7 @@ use crate::sources::{Resolution, Source, SourceError, SourceMap};
 use crate::stats::Stats;
 use crate::store::{AlertStore, StoreError};
 use crate::tls::TlsError;
+use crate::wal::{Entry, MessageRef, Wal, WalError};
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -43,6 +46,8 @@ pub enum EngineError {
     Thread(std::io::Error),
     #[error(transparent)]
     Snapshot(#[from] crate::correlate::SnapshotError),
+    #[error(transparent)]
+    Wal(#[from] WalError),
 }
 
 /// A started engine. Drop the tokio runtime, then call [`Engine::join`] to drain and commit.
@@ -55,13 +60,45 @@ pub struct Engine {
     pub tls_addr: Option<SocketAddr>,
     /// The development certificate in use, when one was generated.
     pub dev_cert: Option<PathBuf>,
+    /// Swaps the rule set between batches.
+    pub reloader: Reloader,
     tasks: Vec<TaskHandle<()>>,
     threads: Vec<JoinHandle<()>>,
 }
 
+/// What the listeners hand the write-ahead log.
+pub(crate) enum Ingest {
+    /// Messages, and who waits for them to be durable (a RELP sender's acknowledgement).
+    Messages { inputs: Vec<Input>, ack: Option<oneshot::Sender<()>> },
+    /// Time passes (every 50 ms): for the fsync interval and the quiet flush.
+    Tick,
+}
+
+/// What the log hands detection. Positions are write-ahead log sequence numbers.
+enum Work {
+    Batch {
+        inputs: Vec<Input>,
+        position: u64,
+    },
+    /// The input was quiet: correlation takes what waits (a record of the log).
+    Flush {
+        position: u64,
+    },
+    Tick,
+    Reload(Box<ReloadRequest>),
+    /// The log has stopped: nothing more comes.
+    Stop,
+}
+
+/// What detection hands the store: alerts, and the log position they complete.
+struct Raised {
+    alerts: Vec<Alert>,
+    position: u64,
+}
+
 /// What every connection task shares.
 struct Shared {
-    tx: mpsc::Sender<Vec<Input>>,
+    tx: mpsc::Sender<Ingest>,
     stats: Arc<Stats>,
     sources: Arc<SourceMap>,
     max_message: usize,
@@ -77,24 +114,86 @@ pub fn source_map(config: &Config) -> Result<SourceMap, SourceError> {
 impl Engine {
     /// Opens the store, binds the listeners and starts the pipeline. Must be called inside a
     /// tokio runtime. `detector` must have been built with [`source_map`] of `config`.
+    ///
+    /// ```text
+    /// UDP/TCP/TLS tasks --mpsc--> log thread (append, fsync) --crossbeam--> detect thread
+    ///   (rayon matching, correlation) --crossbeam--> store thread (index commit: checkpoint)
+    /// ```
+    ///
+    /// Every queue is bounded: a full one stops the stage before it (TCP and TLS connections
+    /// are then not read, so their senders wait; UDP datagrams are dropped and counted).
     pub async fn start(config: &Config, detector: Detector) -> Result<Engine, EngineError> {
         let stats = Arc::new(Stats::default());
         let store = Arc::new(AlertStore::open(
             &config.data_dir.join("alerts"),
             config.store.writer_memory_mb.saturating_mul(1 << 20),
         )?);
-        // Messages travel in batches (one per read); the queue holds up to queue_capacity of them.
-        let (tx, rx) = mpsc::channel::<Vec<Input>>((config.pipeline.queue_capacity / 64).max(16));
-        let (alert_tx, alert_rx) = crossbeam_channel::bounded::<Vec<Alert>>(256);
-        let shared = Arc::new(Shared {
-            tx: tx.clone(),
+
+        // Where the last run got to: the index commit's position and the correlation snapshot's.
+        let committed = store.position()?;
+        let mut correlator = Correlator::new(detector.rules(), config.correlation.settings());
+        let snapshot = config.data_dir.join("correlation").join("state.snapshot");
+        restore_correlation(&mut correlator, &snapshot, &stats)?;
+        // Without correlation rules there is no state to lose: the commit alone is the checkpoint.
+        let snapshot_position = if correlator.is_empty() { committed } else { correlator.position() };
+        let checkpoint = committed.min(snapshot_position);
+        let (wal, recovery) =
+            Wal::open(&config.data_dir.join("wal"), config.wal.options(), committed.max(snapshot_position))?;
+        if recovery.torn_bytes > 0 {
+            stats.error("wal_torn_record");
+            warn!(bytes = recovery.torn_bytes, "write-ahead log: a record torn by a crash was cut off its end");
+        }
+        stats.wal.committed.store(committed, Ordering::Release);
+        stats.wal.snapshot.store(snapshot_position, Ordering::Release);
+        stats.wal.processed.store(checkpoint, Ordering::Release);
+        correlator.set_position(checkpoint);
+        correlator.publish(&stats);
+
+        // The stages and the bounded queues between them.
+        let batch_size = config.pipeline.batch_size.max(1);
+        let (ingest_tx, ingest_rx) = mpsc::channel::<Ingest>((config.pipeline.queue_capacity / 64).max(16));
+        let (work_tx, work_rx) =
+            crossbeam_channel::bounded::<Work>((config.pipeline.queue_capacity / batch_size).max(4));
+        let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(256);
+        let sources = detector.sources().clone();
+        let log = LogStage {
+            wal,
+            checkpoint,
+            sources: sources.clone(),
             stats: stats.clone(),
-            sources: detector.sources().clone(),
+            batch_size,
+            quiet: config.correlation.allowed_lateness,
+        };
+        let detect = DetectStage {
+            correlation: Correlation {
+                correlator,
+                settings: config.correlation.settings(),
+                snapshot,
+                snapshot_every: Duration::from_secs(config.correlation.snapshot_interval_secs.max(1)),
+            },
+            stats: stats.clone(),
+        };
+        let interval = Duration::from_millis(config.store.commit_interval_ms.clamp(10, 1000));
+        let (store2, stats2) = (store.clone(), stats.clone());
+        let threads = vec![
+            spawn("vigil-wal", {
+                let out = work_tx.clone();
+                move || log.run(ingest_rx, out)
+            })?,
+            spawn("vigil-detect", move || detect.run(work_rx, detector, raised_tx))?,
+            spawn("vigil-store", move || store_loop(raised_rx, &store2, &stats2, interval))?,
+        ];
+        let reloader = Reloader { tx: work_tx };
+
+        // The listeners, last: what they accept has somewhere to go.
+        let shared = Arc::new(Shared {
+            tx: ingest_tx.clone(),
+            stats: stats.clone(),
+            sources,
             max_message: config.syslog.max_message_bytes.max(1),
             idle: Duration::from_secs(config.syslog.tcp_idle_timeout_secs.max(1)),
             permits: Arc::new(Semaphore::new(config.syslog.max_connections.max(1))),
         });
-
         let mut tasks = Vec::new();
         let (mut udp_addr, mut tcp_addr, mut tls_addr, mut dev_cert) = (None, None, None, None);
         if let Some(addr) = config.syslog.udp {
@@ -128,66 +227,289 @@ impl Engine {
             tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), Some(Arc::new(acceptor)))));
         }
         drop(shared);
-
-        let mut correlator = Correlator::new(detector.rules(), config.correlation.settings());
-        let snapshot = config.data_dir.join("correlation").join("state.snapshot");
-        match correlator.restore(&snapshot) {
-            Ok(Restored::Fresh) => {}
-            Ok(Restored::Restored { keys, pending, dropped }) => {
-                info!(keys, pending, dropped, path = %snapshot.display(), "correlation state restored")
-            }
-            Err(e @ crate::correlate::SnapshotError::Corrupt { .. }) => {
-                stats.error("correlation_snapshot_corrupt");
-                error!(error = %e, "correlation starts empty");
-            }
-            Err(e) => return Err(e.into()),
-        }
-        correlator.publish(&stats);
-        // Wakes the detection loop when no input comes, for its clocks (an empty batch).
-        let ticker = tx.clone();
+        // The log's clock.
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if ticker.send(Vec::new()).await.is_err() {
+                if ingest_tx.send(Ingest::Tick).await.is_err() {
                     return;
                 }
             }
         }));
-        let correlation = Correlation {
-            correlator,
-            snapshot,
-            snapshot_every: Duration::from_secs(config.correlation.snapshot_interval_secs.max(1)),
-            quiet: config.correlation.allowed_lateness,
-        };
-        let batch_size = config.pipeline.batch_size.max(1);
-        let detect_stats = stats.clone();
-        let detect = std::thread::Builder::new()
-            .name("vigil-detect".into())
-            .spawn(move || detect_loop(rx, detector, correlation, alert_tx, detect_stats, batch_size))
-            .map_err(EngineError::Thread)?;
-        let interval = Duration::from_millis(config.store.commit_interval_ms.clamp(10, 1000));
-        let (store2, stats2) = (store.clone(), stats.clone());
-        let commit = std::thread::Builder::new()
-            .name("vigil-store".into())
-            .spawn(move || store_loop(alert_rx, &store2, &stats2, interval))
-            .map_err(EngineError::Thread)?;
 
-        Ok(Engine { store, stats, udp_addr, tcp_addr, tls_addr, dev_cert, tasks, threads: vec![detect, commit] })
+        Ok(Engine { store, stats, udp_addr, tcp_addr, tls_addr, dev_cert, reloader, tasks, threads })
     }
 
-    /// Stops the listeners, waits until every received event is matched and every alert is
-    /// committed.
+    /// Stops the listeners, waits until every received event is in the log, matched, and its
+    /// alerts committed, and saves the correlation state.
     pub fn join(self) {
         for task in &self.tasks {
             task.abort();
         }
         drop(self.tasks);
+        drop(self.reloader);
         for thread in self.threads {
             if thread.join().is_err() {
                 error!("a pipeline thread panicked");
             }
         }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, EngineError> {
+    std::thread::Builder::new().name(name.into()).spawn(f).map_err(EngineError::Thread)
+}
+
+fn restore_correlation(correlator: &mut Correlator, snapshot: &Path, stats: &Stats) -> Result<(), EngineError> {
+    match correlator.restore(snapshot) {
+        Ok(Restored::Fresh) => {}
+        Ok(Restored::Restored { keys, pending, dropped }) => {
+            info!(keys, pending, dropped, position = correlator.position(), path = %snapshot.display(), "correlation state restored")
+        }
+        Err(e @ crate::correlate::SnapshotError::Corrupt { .. }) => {
+            stats.error("correlation_snapshot_corrupt");
+            error!(error = %e, "correlation starts empty");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// A request to swap the rule set, answered once done.
+pub struct ReloadRequest {
+    detector: Detector,
+    reply: oneshot::Sender<Swapped>,
+}
+
+/// What a swap did to the correlation state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Swapped {
+    /// Correlation keys carried over to the new rule set.
+    pub keys: usize,
+    /// Keys and waiting hits dropped: their correlation is gone or changed.
+    pub dropped: usize,
+    /// The log position of the last event matched by the old rules.
+    pub position: u64,
+}
+
+/// Hands a new rule set to the detection thread, which swaps it in between two batches: no
+/// event is matched by both sets or by neither.
+#[derive(Clone, Debug)]
+pub struct Reloader {
+    tx: crossbeam_channel::Sender<Work>,
+}
+
+impl Reloader {
+    /// Swaps `detector` in; `None` when the engine has stopped. `detector` must have been
+    /// built with [`source_map`] of the running configuration.
+    pub async fn swap(&self, detector: Detector) -> Option<Swapped> {
+        let (reply, answer) = oneshot::channel();
+        let tx = self.tx.clone();
+        let request = Work::Reload(Box::new(ReloadRequest { detector, reply }));
+        // The queue may be full (backpressure): wait off the async runtime.
+        tokio::task::spawn_blocking(move || tx.send(request)).await.ok()?.ok()?;
+        answer.await.ok()
+    }
+}
+
+/// The log stage: appends what the listeners accept, makes it durable, hands it on.
+struct LogStage {
+    wal: Wal,
+    /// Where the last run's work was complete: what follows is read back first.
+    checkpoint: u64,
+    sources: Arc<SourceMap>,
+    stats: Arc<Stats>,
+    batch_size: usize,
+    quiet: Duration,
+}
+
+impl LogStage {
+    fn run(mut self, mut rx: mpsc::Receiver<Ingest>, out: crossbeam_channel::Sender<Work>) {
+        if !self.replay(&out) {
+            return;
+        }
+        let mut acks = Vec::new();
+        let (mut last_input, mut flushed) = (Instant::now(), true);
+        while let Some(first) = rx.blocking_recv() {
+            let (mut inputs, mut tick) = (Vec::new(), false);
+            let mut next = Some(first);
+            while let Some(ingest) = next.take() {
+                match ingest {
+                    Ingest::Messages { inputs: more, ack } => {
+                        inputs.extend(more);
+                        acks.extend(ack);
+                    }
+                    Ingest::Tick => tick = true,
+                }
+                if inputs.len() < self.batch_size {
+                    next = rx.try_recv().ok();
+                }
+            }
+            let mut work = Vec::with_capacity(3);
+            if !inputs.is_empty() {
+                self.wait_for_room(&out);
+                match self.wal.append(inputs.iter().map(message_ref)) {
+                    Ok(position) => work.push(Work::Batch { inputs, position }),
+                    Err(e) => {
+                        // Still matched: better than dropped; but not durable.
+                        self.stats.error("wal_write_error");
+                        error!(error = %e, "cannot append to the write-ahead log");
+                        work.push(Work::Batch { inputs, position: self.wal.last_seq() });
+                    }
+                }
+                (last_input, flushed) = (Instant::now(), false);
+            }
+            if tick && !flushed && last_input.elapsed() >= self.quiet {
+                flushed = true;
+                match self.wal.append_flush() {
+                    Ok(position) => work.push(Work::Flush { position }),
+                    Err(e) => error!(error = %e, "cannot append to the write-ahead log"),
+                }
+            }
+            if self.wal.sync_due(!acks.is_empty()) {
+                self.sync(&mut acks);
+            }
+            if tick {
+                self.release();
+                work.push(Work::Tick);
+            }
+            for w in work {
+                if out.send(w).is_err() {
+                    error!("detection stopped; the log stops");
+                    return;
+                }
+            }
+        }
+        self.sync(&mut acks);
+        self.release();
+        let _ = out.send(Work::Stop);
+    }
+
+    /// Hands on what the last run accepted and did not finish.
+    fn replay(&mut self, out: &crossbeam_channel::Sender<Work>) -> bool {
+        let mut ok = true;
+        let mut replayed = 0u64;
+        let mut sources: HashMap<(Option<String>, Option<String>), Arc<AlertSource>> = HashMap::new();
+        let result = self.wal.replay(self.checkpoint, self.batch_size, |records| {
+            if !ok {
+                return;
+            }
+            let mut inputs = Vec::with_capacity(records.len());
+            let mut position = 0;
+            for (seq, entry) in records {
+                position = seq;
+                replayed += 1;
+                match entry {
+                    Entry::Message(m) => {
+                        let source = sources
+                            .entry((m.transport.clone(), m.peer.clone()))
+                            .or_insert_with(|| {
+                                Arc::new(AlertSource { transport: m.transport, peer: m.peer, ..AlertSource::default() })
+                            })
+                            .clone();
+                        let sender = m.sender.as_deref().and_then(|n| self.sources.by_name(n));
+                        inputs.push(Input { bytes: m.bytes, received: m.received, sender, source });
+                    }
+                    Entry::Flush => {
+                        let batch = std::mem::take(&mut inputs);
+                        ok &= batch.is_empty() || out.send(Work::Batch { inputs: batch, position: seq - 1 }).is_ok();
+                        ok &= out.send(Work::Flush { position: seq }).is_ok();
+                    }
+                }
+            }
+            if !inputs.is_empty() {
+                ok &= out.send(Work::Batch { inputs, position }).is_ok();
+            }
+        });
+        match result {
+            Ok(bad) => {
+                if bad > 0 {
+                    self.stats.error("wal_corrupt_record");
+                    error!(segments = bad, "write-ahead log: a corrupt record ended the reading of a segment");
+                }
+            }
+            Err(e) => {
+                self.stats.error("wal_read_error");
+                error!(error = %e, "cannot read the write-ahead log back");
+            }
+        }
+        if replayed > 0 {
+            info!(
+                records = replayed,
+                after = self.checkpoint,
+                "write-ahead log: what the last run did not finish is matched again"
+            );
+        }
+        self.stats.wal.replayed.store(replayed, Ordering::Relaxed);
+        self.publish();
+        ok
+    }
+
+    /// At the size cap: wait for the checkpoint to free segments (the listeners wait too).
+    fn wait_for_room(&mut self, out: &crossbeam_channel::Sender<Work>) {
+        let mut warned = false;
+        while self.wal.full() {
+            self.release();
+            if !self.wal.full() {
+                break;
+            }
+            if !warned {
+                warned = true;
+                Stats::add(&self.stats.wal.full_waits, 1);
+                warn!(bytes = self.wal.bytes(), "write-ahead log at its size cap: input waits for the checkpoint");
+            }
+            self.stats.wal.snapshot_wanted.store(true, Ordering::Release);
+            // Wake detection for its snapshot, even when it has nothing queued.
+            let _ = out.try_send(Work::Tick);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn sync(&mut self, acks: &mut Vec<oneshot::Sender<()>>) {
+        let started = Instant::now();
+        match self.wal.sync() {
+            Ok(()) => {
+                self.stats.wal.last_fsync_ns.store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                for ack in acks.drain(..) {
+                    let _ = ack.send(());
+                }
+            }
+            Err(e) => {
+                // Not acknowledged: RELP senders will send again.
+                self.stats.error("wal_sync_error");
+                error!(error = %e, "cannot sync the write-ahead log");
+                acks.clear();
+            }
+        }
+        self.publish();
+    }
+
+    fn release(&mut self) {
+        if let Err(e) = self.wal.release(self.stats.wal.checkpoint()) {
+            self.stats.error("wal_delete_error");
+            warn!(error = %e, "cannot delete a write-ahead log segment");
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let w = &self.stats.wal;
+        w.bytes.store(self.wal.bytes(), Ordering::Relaxed);
+        w.segments.store(self.wal.segments() as u64, Ordering::Relaxed);
+        w.appended.store(self.wal.last_seq(), Ordering::Relaxed);
+        w.durable.store(self.wal.durable_seq(), Ordering::Release);
+    }
+}
+
+fn message_ref(input: &Input) -> MessageRef<'_> {
+    MessageRef {
+        received: input.received,
+        sender: input.sender.as_ref().map(|s| s.origin.source.as_str()),
+        transport: input.source.transport.as_deref(),
+        peer: input.source.peer.as_deref(),
+        bytes: &input.bytes,
     }
 }
 
@@ -291,7 +613,9 @@ async fn udp_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
             continue;
         }
         let n = batch.len();
-        if let Err(mpsc::error::TrySendError::Full(_)) = shared.tx.try_send(batch) {
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            shared.tx.try_send(Ingest::Messages { inputs: batch, ack: None })
+        {
             for _ in 0..n {
                 stats.error("udp_queue_full");
             }
@@ -442,27 +766,30 @@ async fn forward(
         return true;
     }
     Stats::add(&stats.received, batch.len() as u64);
-    shared.tx.send(batch).await.is_ok()
+    shared.tx.send(Ingest::Messages { inputs: batch, ack: None }).await.is_ok()
 }
 
 /// The detection thread's correlation: its state and when to write it.
 struct Correlation {
     correlator: Correlator,
+    settings: crate::correlate::Settings,
     snapshot: PathBuf,
     snapshot_every: Duration,
-    /// Input quiet this long (wall clock): take what is waiting.
-    quiet: Duration,
 }
 
 impl Correlation {
-    fn save(&self, stats: &Stats) {
+    fn save(&mut self, position: u64, stats: &Stats) {
         let started = Instant::now();
+        self.correlator.set_position(position);
         match self.correlator.save(&self.snapshot) {
-            Ok(bytes) => stats.correlation(|c| {
-                c.snapshots += 1;
-                c.snapshot_bytes = bytes;
-                c.snapshot_ms = started.elapsed().as_millis() as u64;
-            }),
+            Ok(bytes) => {
+                stats.wal.snapshot.store(position, Ordering::Release);
+                stats.correlation(|c| {
+                    c.snapshots += 1;
+                    c.snapshot_bytes = bytes;
+                    c.snapshot_ms = started.elapsed().as_millis() as u64;
+                })
+            }
             Err(e) => {
                 stats.error("correlation_snapshot_error");
                 error!(error = %e, "correlation snapshot");
@@ -471,80 +798,144 @@ impl Correlation {
     }
 }
 
-fn detect_loop(
-    mut rx: mpsc::Receiver<Vec<Input>>,
-    detector: Detector,
-    mut correlation: Correlation,
-    alerts: crossbeam_channel::Sender<Vec<Alert>>,
+/// The detection stage: matches batches in parallel, correlates, hands alerts to the store.
+struct DetectStage {
+    correlation: Correlation,
     stats: Arc<Stats>,
-    batch_size: usize,
-) {
-    let mut batch = Vec::with_capacity(batch_size);
-    let workers = detector.workers();
-    let (mut last_input, mut last_snapshot) = (Instant::now(), Instant::now());
-    let mut raised = Vec::new();
-    while let Some(first) = rx.blocking_recv() {
-        batch.extend(first);
-        while batch.len() < batch_size {
-            match rx.try_recv() {
-                Ok(more) => batch.extend(more),
-                Err(_) => break,
-            }
-        }
-        let correlator = &mut correlation.correlator;
-        let events = if batch.is_empty() {
-            // A tick: take what waits once the input has been quiet for the allowed lateness.
-            if last_input.elapsed() >= correlation.quiet && correlator.has_waiting() {
-                correlator.flush(&mut raised);
-            }
-            0
-        } else {
-            last_input = Instant::now();
-            let detected = detector.detect_batch_marked(&batch, &workers, &stats);
-            batch.clear();
-            let events = detected.marks.len() as u64;
-            correlator.process(detected, &mut raised);
-            events
-        };
-        // Alerts before events, so a reader who sees every event processed sees its alerts.
-        Stats::add(&stats.alerts, raised.len() as u64);
-        Stats::add(&stats.processed, events);
-        correlator.publish(&stats);
-        if !raised.is_empty() && alerts.send(std::mem::take(&mut raised)).is_err() {
-            error!("alert store stopped; detection stops");
-            return;
-        }
-        if last_snapshot.elapsed() >= correlation.snapshot_every {
-            correlation.save(&stats);
-            last_snapshot = Instant::now();
-        }
-    }
-    correlation.save(&stats);
-    info!("detection drained; correlation state saved");
 }
 
-fn store_loop(rx: crossbeam_channel::Receiver<Vec<Alert>>, store: &AlertStore, stats: &Stats, interval: Duration) {
+/// Why [`DetectStage::detect`] returned.
+enum Next {
+    Reload(Box<ReloadRequest>),
+    Stop,
+}
+
+impl DetectStage {
+    fn run(
+        mut self,
+        rx: crossbeam_channel::Receiver<Work>,
+        mut detector: Detector,
+        out: crossbeam_channel::Sender<Raised>,
+    ) {
+        let mut position = self.correlation.correlator.position();
+        loop {
+            match self.detect(&rx, &detector, &out, &mut position) {
+                Next::Stop => break,
+                Next::Reload(request) => {
+                    let ReloadRequest { detector: new, reply } = *request;
+                    let mut correlator = Correlator::new(new.rules(), self.correlation.settings.clone());
+                    let swapped = match self.correlation.correlator.carry_into(&mut correlator) {
+                        Ok(Restored::Restored { keys, dropped, .. }) => Swapped { keys, dropped, position },
+                        Ok(Restored::Fresh) => Swapped { keys: 0, dropped: 0, position },
+                        Err(e) => {
+                            // The state is not lost: it stays in the last snapshot; count it.
+                            self.stats.error("correlation_carry_error");
+                            error!(error = %e, "correlation state could not be carried to the new rules");
+                            Swapped { keys: 0, dropped: self.correlation.correlator.keys(), position }
+                        }
+                    };
+                    correlator.set_position(position);
+                    self.correlation.correlator = correlator;
+                    self.correlation.correlator.publish(&self.stats);
+                    detector = new;
+                    info!(position, keys = swapped.keys, dropped = swapped.dropped, "rules swapped");
+                    let _ = reply.send(swapped);
+                }
+            }
+        }
+        self.correlation.save(position, &self.stats);
+        info!(position, "detection drained; correlation state saved");
+    }
+
+    /// Works with `detector` until a reload or the end.
+    fn detect(
+        &mut self,
+        rx: &crossbeam_channel::Receiver<Work>,
+        detector: &Detector,
+        out: &crossbeam_channel::Sender<Raised>,
+        position: &mut u64,
+    ) -> Next {
+        let stats = &*self.stats;
+        let workers = detector.workers();
+        let mut raised = Vec::new();
+        let mut last_snapshot = Instant::now();
+        let mut saved = *position;
+        while let Ok(work) = rx.recv() {
+            let correlator = &mut self.correlation.correlator;
+            let mut events = 0;
+            match work {
+                Work::Batch { inputs, position: p } => {
+                    let detected = detector.detect_batch_marked(&inputs, &workers, stats);
+                    events = detected.marks.len() as u64;
+                    correlator.process(detected, &mut raised);
+                    *position = p;
+                }
+                Work::Flush { position: p } => {
+                    correlator.flush(&mut raised);
+                    *position = p;
+                }
+                Work::Tick => {}
+                Work::Reload(request) => return Next::Reload(request),
+                Work::Stop => return Next::Stop,
+            }
+            // Alerts before events, so a reader who sees every event processed sees its alerts.
+            Stats::add(&stats.alerts, raised.len() as u64);
+            Stats::add(&stats.processed, events);
+            stats.wal.processed.store(*position, Ordering::Release);
+            correlator.publish(stats);
+            if out.send(Raised { alerts: std::mem::take(&mut raised), position: *position }).is_err() {
+                error!("alert store stopped; detection stops");
+                return Next::Stop;
+            }
+            // A snapshot is what lets the log be released: often when it is small, at once
+            // when the log is at its cap.
+            let every = if correlator.window_memory_bytes() < 1 << 20 {
+                self.correlation.snapshot_every.min(Duration::from_secs(1))
+            } else {
+                self.correlation.snapshot_every
+            };
+            let wanted = stats.wal.snapshot_wanted.swap(false, Ordering::AcqRel);
+            if saved != *position && (wanted || last_snapshot.elapsed() >= every) {
+                self.correlation.save(*position, stats);
+                (saved, last_snapshot) = (*position, Instant::now());
+            }
+        }
+        Next::Stop
+    }
+}
+
+/// Adds alerts to the index and commits them with the log position they complete.
+fn store_loop(rx: crossbeam_channel::Receiver<Raised>, store: &AlertStore, stats: &Stats, interval: Duration) {
     let mut pending = 0usize;
+    let mut position = stats.wal.committed.load(Ordering::Acquire);
+    let mut committed = position;
     let mut last_commit = Instant::now();
     loop {
         let wait = interval.saturating_sub(last_commit.elapsed());
         let disconnected = match rx.recv_timeout(wait) {
-            Ok(alerts) => {
-                match store.add(&alerts) {
-                    Ok(()) => pending += alerts.len(),
+            Ok(raised) => {
+                match store.add(&raised.alerts) {
+                    Ok(()) => pending += raised.alerts.len(),
                     Err(e) => {
                         stats.error("store_error");
                         error!(error = %e, "cannot index alerts");
                     }
                 }
+                position = position.max(raised.position);
                 false
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => false,
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => true,
         };
-        if pending > 0 && (disconnected || last_commit.elapsed() >= interval) {
-            match store.commit() {
-                Ok(()) => Stats::add(&stats.alerts_stored, pending as u64),
+        if (pending > 0 || position != committed) && (disconnected || last_commit.elapsed() >= interval) {
+            let started = Instant::now();
+            match store.commit_at(position) {
+                Ok(()) => {
+                    Stats::add(&stats.alerts_stored, pending as u64);
+                    stats.wal.committed.store(position, Ordering::Release);
+                    stats.commit_latency.record(started.elapsed());
+                    committed = position;
+                }
                 Err(e) => {
                     stats.error("store_error");
                     error!(error = %e, "cannot commit alerts");

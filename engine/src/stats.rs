@@ -25,6 +25,76 @@ pub struct Stats {
     /// Problems, by stable reason code (`bad_header`, `frame_too_long`, `store_error`, ...).
     errors: Mutex<BTreeMap<String, u64>>,
     correlation: Mutex<CorrelationStats>,
+    /// The write-ahead log and the pipeline's positions in it.
+    pub wal: WalStats,
+    /// Time to commit alerts to the index (and make them searchable).
+    pub commit_latency: Latency,
+}
+
+/// A latency histogram (seconds, 100 µs to about 13 s), exported as such by `GET /metrics`.
+#[derive(Clone, Debug)]
+pub struct Latency(pub prometheus_client::metrics::histogram::Histogram);
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(prometheus_client::metrics::histogram::Histogram::new(
+            prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 18),
+        ))
+    }
+}
+
+impl Latency {
+    pub fn record(&self, d: std::time::Duration) {
+        self.0.observe(d.as_secs_f64());
+    }
+}
+
+/// The write-ahead log: its size, and how far each stage has got in it (sequence numbers).
+#[derive(Debug, Default)]
+pub struct WalStats {
+    pub bytes: AtomicU64,
+    pub segments: AtomicU64,
+    /// The last record appended.
+    pub appended: AtomicU64,
+    /// The last record made durable (fsync): what plain TCP senders can count as accepted.
+    pub durable: AtomicU64,
+    /// The last record matched and correlated.
+    pub processed: AtomicU64,
+    /// The last record whose alerts are committed to the index.
+    pub committed: AtomicU64,
+    /// The position of the last correlation snapshot.
+    pub snapshot: AtomicU64,
+    /// Records read back at start (not finished before the last stop).
+    pub replayed: AtomicU64,
+    /// Times appends waited because the log was at its size cap.
+    pub full_waits: AtomicU64,
+    /// Nanoseconds of the last fsync.
+    pub last_fsync_ns: AtomicU64,
+    /// Set by the log at its size cap: detection saves a snapshot at once (which moves the
+    /// checkpoint on).
+    pub snapshot_wanted: std::sync::atomic::AtomicBool,
+}
+
+impl WalStats {
+    /// Everything up to the checkpoint is matched, committed and in a snapshot.
+    pub fn checkpoint(&self) -> u64 {
+        self.committed.load(Ordering::Acquire).min(self.snapshot.load(Ordering::Acquire))
+    }
+}
+
+/// [`WalStats`] as the stats API returns it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WalSnapshot {
+    pub bytes: u64,
+    pub segments: u64,
+    pub appended: u64,
+    pub durable: u64,
+    pub processed: u64,
+    pub committed: u64,
+    pub snapshot: u64,
+    pub checkpoint: u64,
+    pub replayed: u64,
+    pub full_waits: u64,
 }
 
 /// Correlation's counters and state size.
@@ -56,6 +126,7 @@ pub struct StatsSnapshot {
     pub connections: u64,
     pub errors: BTreeMap<String, u64>,
     pub correlation: CorrelationStats,
+    pub wal: WalSnapshot,
 }
 
 impl Stats {
@@ -79,6 +150,18 @@ impl Stats {
             connections: self.connections.load(Ordering::Relaxed),
             errors: self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             correlation: self.correlation.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            wal: WalSnapshot {
+                bytes: self.wal.bytes.load(Ordering::Relaxed),
+                segments: self.wal.segments.load(Ordering::Relaxed),
+                appended: self.wal.appended.load(Ordering::Relaxed),
+                durable: self.wal.durable.load(Ordering::Relaxed),
+                processed: self.wal.processed.load(Ordering::Relaxed),
+                committed: self.wal.committed.load(Ordering::Relaxed),
+                snapshot: self.wal.snapshot.load(Ordering::Relaxed),
+                checkpoint: self.wal.checkpoint(),
+                replayed: self.wal.replayed.load(Ordering::Relaxed),
+                full_waits: self.wal.full_waits.load(Ordering::Relaxed),
+            },
         }
     }
 

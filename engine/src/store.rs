@@ -171,6 +171,30 @@ impl AlertStore {
         Ok(())
     }
 
+    /// [`AlertStore::commit`], recording with it (atomically, in the commit's payload) the
+    /// write-ahead log position whose alerts are all added: see [`AlertStore::position`].
+    pub fn commit_at(&self, position: u64) -> Result<(), StoreError> {
+        {
+            let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut prepared = writer.prepare_commit()?;
+            prepared.set_payload(&format!("{{\"wal\":{position}}}"));
+            prepared.commit()?;
+        }
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The write-ahead log position of the last commit (0 when none was recorded).
+    pub fn position(&self) -> Result<u64, StoreError> {
+        let metas = self.index.load_metas()?;
+        let Some(payload) = metas.payload else { return Ok(0) };
+        let value: serde_json::Value =
+            serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("commit payload: {e}")))?;
+        value["wal"]
+            .as_u64()
+            .ok_or_else(|| StoreError::Corrupt(format!("commit payload without a position: {payload}")))
+    }
+
     /// Searches alerts, newest first.
     pub fn search(&self, query: &AlertQuery) -> Result<SearchResult, StoreError> {
         let f = self.fields;

@@ -156,10 +156,10 @@ impl Wal {
         }
         let next_seq = recovery.last_seq.max(floor) + 1;
         // Appends go to a new segment (or the last one, when it is empty).
-        if segments.last().is_some_and(|s| s.bytes == 0) {
-            if let Some(s) = segments.pop() {
-                std::fs::remove_file(&s.path).map_err(io(&s.path))?;
-            }
+        if segments.last().is_some_and(|s| s.bytes == 0)
+            && let Some(s) = segments.pop()
+        {
+            std::fs::remove_file(&s.path).map_err(io(&s.path))?;
         }
         let path = dir.join(segment_name(next_seq));
         let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
@@ -420,7 +420,7 @@ fn read_record(reader: &mut impl Read) -> std::io::Result<Read_> {
     }
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len > MAX_PAYLOAD || len < 9 {
+    if !(9..=MAX_PAYLOAD).contains(&len) {
         return Ok(Read_::Bad);
     }
     let mut payload = vec![0u8; len as usize];
@@ -504,9 +504,9 @@ mod tests {
     fn message(i: u64) -> WalMessage {
         WalMessage {
             received: DateTime::from_timestamp_nanos(1_700_000_000_000_000_000 + i as i64),
-            sender: (i % 3 == 0).then(|| format!("src-{i}")),
+            sender: i.is_multiple_of(3).then(|| format!("src-{i}")),
             transport: Some("tcp".into()),
-            peer: (i % 2 == 0).then(|| "127.0.0.1:5000".into()),
+            peer: i.is_multiple_of(2).then(|| "127.0.0.1:5000".into()),
             bytes: format!("<13>message number {i} with some text").into_bytes(),
         }
     }
