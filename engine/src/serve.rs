@@ -143,6 +143,10 @@ impl Engine {
             stats.error("wal_torn_record");
             warn!(bytes = recovery.torn_bytes, "write-ahead log: a record torn by a crash was cut off its end");
         }
+        stats.wal.appended.store(wal.last_seq(), Ordering::Release);
+        stats.wal.durable.store(wal.durable_seq(), Ordering::Release);
+        stats.wal.bytes.store(wal.bytes(), Ordering::Relaxed);
+        stats.wal.segments.store(wal.segments() as u64, Ordering::Relaxed);
         stats.wal.committed.store(committed, Ordering::Release);
         stats.wal.snapshot.store(snapshot_position, Ordering::Release);
         stats.wal.processed.store(checkpoint, Ordering::Release);
@@ -331,7 +335,8 @@ impl LogStage {
             return;
         }
         let mut acks = Vec::new();
-        let (mut last_input, mut flushed) = (Instant::now(), true);
+        // What a restart read back or restored may be waiting: quiet input takes it, as ever.
+        let (mut last_input, mut flushed) = (Instant::now(), false);
         while let Some(first) = rx.blocking_recv() {
             let (mut inputs, mut tick) = (Vec::new(), false);
             let mut next = Some(first);

@@ -202,6 +202,29 @@ impl Server {
         false
     }
 
+    /// Kills the server with SIGKILL (no draining, no commit, no snapshot) and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGHUP (rule reload).
+    pub fn hangup(&self) {
+        let _ = Command::new("kill").arg("-HUP").arg(self.child.id().to_string()).status();
+    }
+
+    /// `POST path` with `token` (the admin token when `None`): status and JSON body.
+    pub fn post(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut resp = agent()
+            .post(format!("http://{}{path}", self.http))
+            .header("Authorization", format!("Bearer {}", token.unwrap_or(&self.token)))
+            .send_empty()
+            .expect("HTTP request");
+        let status = resp.status().as_u16();
+        let body = resp.body_mut().read_to_string().expect("HTTP body");
+        (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}")))
+    }
+
     /// What the server wrote on stderr so far (for failure messages).
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
