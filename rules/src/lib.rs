@@ -147,6 +147,10 @@ pub struct RuleMeta {
     /// first one instead of raised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppress: Option<correlation::Suppress>,
+    /// A hash of the rule's document text, so that a reload can tell a changed rule from an
+    /// unchanged one (within one process: not stable across builds).
+    #[serde(skip)]
+    pub fingerprint: u64,
 }
 
 struct Rule {
@@ -631,6 +635,12 @@ impl RuleSet {
                     logsource,
                     origin: origin.clone(),
                     suppress,
+                    fingerprint: {
+                        use std::hash::{Hash, Hasher};
+                        let mut h = std::collections::hash_map::DefaultHasher::new();
+                        lines.iter().for_each(|(_, l)| l.hash(&mut h));
+                        h.finish()
+                    },
                 };
                 let line = locate(&lines, "");
 

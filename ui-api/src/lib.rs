@@ -5,10 +5,13 @@
 //! - `GET /api/v1/alerts?q=&from=&to=&limit=`: alert search, newest first.
 //! - `GET /api/v1/stats`: pipeline counters.
 //! - `GET /api/v1/rules`: the loaded rules and correlation rules.
+//! - `POST /api/v1/rules/reload`: load the rule folders again and swap them in (see
+//!   [`reload`]); 200 with the difference, or 422 with the problems that refused it.
 //!
 //! Every route but health needs `Authorization: Bearer TOKEN`; anything else is a 401 with a
 //! JSON error that reveals nothing more.
 
+pub mod reload;
 pub mod token;
 
 use std::sync::Arc;
@@ -17,14 +20,13 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use vigil_engine::{AlertQuery, AlertStore, Stats, StoreError};
-use vigil_rules::RuleMeta;
 
 /// Default and largest `limit` of an alert search.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -35,9 +37,10 @@ pub const MAX_LIMIT: usize = 10_000;
 pub struct AppState {
     pub store: Arc<AlertStore>,
     pub stats: Arc<Stats>,
-    pub rules: Arc<Vec<RuleMeta>>,
-    /// The correlation rules, validated and resolved.
-    pub correlations: Arc<Vec<vigil_rules::Correlation>>,
+    /// The rules and correlation rules in force (swapped by a reload).
+    pub rules: reload::SharedRules,
+    /// Reloads the rules; `None` where the engine does not run (tests of the API alone).
+    pub reloader: Option<Arc<reload::RuleReloader>>,
     pub admin_token: Arc<String>,
 }
 
@@ -47,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/rules", get(rules))
+        .route("/api/v1/rules/reload", post(reload_rules))
         .fallback(not_found)
         // Unknown paths need the token too: a 404 would tell a stranger what exists.
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
@@ -132,7 +136,17 @@ async fn stats(State(state): State<AppState>) -> Json<vigil_engine::StatsSnapsho
 }
 
 async fn rules(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({ "total": state.rules.len(), "rules": *state.rules, "correlations": *state.correlations }))
+    let view = reload::current(&state.rules);
+    Json(json!({ "total": view.rules.len(), "rules": view.rules, "correlations": view.correlations }))
+}
+
+async fn reload_rules(State(state): State<AppState>) -> Response {
+    let Some(reloader) = &state.reloader else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "rule reload is not available here");
+    };
+    let report = reloader.reload().await;
+    let status = if report.reloaded { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    (status, Json(report)).into_response()
 }
 
 #[cfg(test)]
@@ -147,8 +161,8 @@ mod tests {
         AppState {
             store: Arc::new(AlertStore::open(dir, 15_000_000).expect("store")),
             stats: Arc::new(Stats::default()),
-            rules: Arc::new(vigil_rules::RuleSet::bundled().iter().cloned().collect()),
-            correlations: Arc::new(Vec::new()),
+            rules: Arc::new(std::sync::RwLock::new(Arc::new(reload::RulesView::of(&vigil_rules::RuleSet::bundled())))),
+            reloader: None,
             admin_token: Arc::new("s3cret".to_owned()),
         }
     }

@@ -11,6 +11,7 @@ use vigil_engine::sources::SourceMap;
 use vigil_engine::{Config, Detector, Engine, Stats};
 use vigil_parsers::InputFormat;
 use vigil_rules::{Diagnostic, RuleSet, Severity};
+use vigil_ui_api::reload::{Baseline, RuleReloader, RulesView};
 use vigil_ui_api::token::{TokenOrigin, admin_token};
 
 /// mimalloc rather than glibc's malloc: events are built on the matching threads from buffers
@@ -223,6 +224,16 @@ fn main() -> Result<std::process::ExitCode> {
 
 /// Loads rules and reports every one that did not load on stderr.
 fn load_rules(bundled: bool, dirs: &[PathBuf], placeholders: &vigil_rules::Placeholders, who: &str) -> RuleSet {
+    load_rules_diagnosed(bundled, dirs, placeholders, who).0
+}
+
+/// [`load_rules`], also returning the diagnostics.
+fn load_rules_diagnosed(
+    bundled: bool,
+    dirs: &[PathBuf],
+    placeholders: &vigil_rules::Placeholders,
+    who: &str,
+) -> (RuleSet, Vec<Diagnostic>) {
     let options = vigil_rules::CompileOptions { placeholders: placeholders.clone() };
     let (set, diagnostics) = vigil_rules::load_with(bundled, dirs, &options);
     report(&diagnostics);
@@ -234,7 +245,7 @@ fn load_rules(bundled: bool, dirs: &[PathBuf], placeholders: &vigil_rules::Place
             set.correlations().len()
         );
     }
-    set
+    (set, diagnostics)
 }
 
 fn report(diagnostics: &[Diagnostic]) {
@@ -255,12 +266,13 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
     config.rules.dirs.extend(rule_dirs);
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let rules = load_rules(config.rules.bundled, &config.rules.dirs, &config.rules.placeholders, "serve");
+    let (rules, diagnostics) =
+        load_rules_diagnosed(config.rules.bundled, &config.rules.dirs, &config.rules.placeholders, "serve");
     if rules.is_empty() {
         bail!("no rules loaded; nothing to detect");
     }
-    let metas: Vec<_> = rules.iter().cloned().collect();
-    let correlations = rules.correlations().to_vec();
+    let view = Arc::new(std::sync::RwLock::new(Arc::new(RulesView::of(&rules))));
+    let baseline = Baseline::of(&rules, &diagnostics);
     let (token, origin) = admin_token(&config.data_dir)?;
     let sources = Arc::new(source_map(&config)?);
     eprintln!(
@@ -268,10 +280,23 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
         sources.len(),
         config.unknown_sources.action
     );
-    let detector = Detector::new(rules, InputFormat::Auto, sources);
+    let detector = Detector::new(rules, InputFormat::Auto, sources.clone());
+    let load = {
+        let (bundled, dirs, placeholders) =
+            (config.rules.bundled, config.rules.dirs.clone(), config.rules.placeholders.clone());
+        move || {
+            let options = vigil_rules::CompileOptions { placeholders: placeholders.clone() };
+            vigil_rules::load_with(bundled, &dirs, &options)
+        }
+    };
+    let build = move |set| Detector::new(set, InputFormat::Auto, sources.clone());
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let engine = runtime.block_on(async {
+        // Before anything is announced: a SIGHUP from then on reloads, never kills.
+        #[cfg(unix)]
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot listen for SIGHUP")?;
         let engine = Engine::start(&config, detector).await?;
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
@@ -301,11 +326,20 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
             }
             out.flush()?;
         }
+        let reloader = Arc::new(RuleReloader::new(
+            Box::new(load),
+            Box::new(build),
+            engine.reloader.clone(),
+            view.clone(),
+            baseline,
+        ));
+        #[cfg(unix)]
+        tokio::spawn(reload_on_hangup(hangup, reloader.clone()));
         let state = vigil_ui_api::AppState {
             store: engine.store.clone(),
             stats: engine.stats.clone(),
-            rules: Arc::new(metas),
-            correlations: Arc::new(correlations),
+            rules: view,
+            reloader: Some(reloader),
             admin_token: Arc::new(token),
         };
         axum::serve(listener, vigil_ui_api::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
@@ -315,6 +349,15 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
     tracing::info!("shutting down: draining the pipeline");
     engine.join();
     Ok(())
+}
+
+/// `SIGHUP` reloads the rules, as `POST /api/v1/rules/reload` does; the log tells the outcome.
+#[cfg(unix)]
+async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, reloader: Arc<RuleReloader>) {
+    while hangup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the rules");
+        reloader.reload().await;
+    }
 }
 
 async fn shutdown_signal() {
