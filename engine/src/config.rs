@@ -114,6 +114,8 @@ pub struct SyslogConfig {
     pub tcp: Option<SocketAddr>,
     #[serde(deserialize_with = "optional_addr")]
     pub tls: Option<SocketAddr>,
+    #[serde(deserialize_with = "optional_addr")]
+    pub relp: Option<SocketAddr>,
     pub max_message_bytes: usize,
     pub udp_recv_buffer_bytes: usize,
     pub tcp_idle_timeout_secs: u64,

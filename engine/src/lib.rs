@@ -9,6 +9,7 @@ pub mod alert;
 pub mod config;
 pub mod correlate;
 pub mod pipeline;
+pub mod relp;
 pub mod replay;
 pub mod serve;
 pub mod sources;

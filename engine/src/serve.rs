@@ -58,6 +58,7 @@ pub struct Engine {
     pub udp_addr: Option<SocketAddr>,
     pub tcp_addr: Option<SocketAddr>,
     pub tls_addr: Option<SocketAddr>,
+    pub relp_addr: Option<SocketAddr>,
     /// The development certificate in use, when one was generated.
     pub dev_cert: Option<PathBuf>,
     /// Swaps the rule set between batches.
@@ -97,12 +98,12 @@ struct Raised {
 }
 
 /// What every connection task shares.
-struct Shared {
-    tx: mpsc::Sender<Ingest>,
-    stats: Arc<Stats>,
+pub(crate) struct Shared {
+    pub(crate) tx: mpsc::Sender<Ingest>,
+    pub(crate) stats: Arc<Stats>,
     sources: Arc<SourceMap>,
-    max_message: usize,
-    idle: Duration,
+    pub(crate) max_message: usize,
+    pub(crate) idle: Duration,
     permits: Arc<Semaphore>,
 }
 
@@ -199,7 +200,7 @@ impl Engine {
             permits: Arc::new(Semaphore::new(config.syslog.max_connections.max(1))),
         });
         let mut tasks = Vec::new();
-        let (mut udp_addr, mut tcp_addr, mut tls_addr, mut dev_cert) = (None, None, None, None);
+        let (mut udp_addr, mut tcp_addr, mut tls_addr, mut relp_addr, mut dev_cert) = (None, None, None, None, None);
         if let Some(addr) = config.syslog.udp {
             let socket = bind_udp(addr, config.syslog.udp_recv_buffer_bytes).map_err(|source| EngineError::Bind {
                 proto: "udp",
@@ -214,7 +215,12 @@ impl Engine {
         if let Some(addr) = config.syslog.tcp {
             let listener = bind_tcp(addr).map_err(|source| EngineError::Bind { proto: "tcp", addr, source })?;
             tcp_addr = listener.local_addr().ok();
-            tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), None)));
+            tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), Protocol::Tcp)));
+        }
+        if let Some(addr) = config.syslog.relp {
+            let listener = bind_tcp(addr).map_err(|source| EngineError::Bind { proto: "relp", addr, source })?;
+            relp_addr = listener.local_addr().ok();
+            tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), Protocol::Relp)));
         }
         if let Some(addr) = config.syslog.tls {
             let setup = crate::tls::server_config(&config.tls, &config.data_dir)?;
@@ -228,7 +234,7 @@ impl Engine {
                 acceptor: tokio_rustls::TlsAcceptor::from(setup.config),
                 timeout: Duration::from_secs(config.tls.handshake_timeout_secs.max(1)),
             };
-            tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), Some(Arc::new(acceptor)))));
+            tasks.push(tokio::spawn(accept_loop(listener, shared.clone(), Protocol::Tls(Arc::new(acceptor)))));
         }
         drop(shared);
         // The log's clock.
@@ -243,7 +249,7 @@ impl Engine {
             }
         }));
 
-        Ok(Engine { store, stats, udp_addr, tcp_addr, tls_addr, dev_cert, reloader, tasks, threads })
+        Ok(Engine { store, stats, udp_addr, tcp_addr, tls_addr, relp_addr, dev_cert, reloader, tasks, threads })
     }
 
     /// Stops the listeners, waits until every received event is in the log, matched, and its
@@ -543,7 +549,7 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-fn network_source(transport: &str, peer: SocketAddr) -> Arc<AlertSource> {
+pub(crate) fn network_source(transport: &str, peer: SocketAddr) -> Arc<AlertSource> {
     Arc::new(AlertSource {
         transport: Some(transport.to_owned()),
         peer: Some(peer.to_string()),
@@ -630,7 +636,11 @@ async fn udp_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
 
 /// The source of a peer known at connection time. `Err` when it is unknown and unknown
 /// senders are refused (counted), unless hostnames may still identify it.
-fn resolve_peer(shared: &Shared, peer: SocketAddr, cert_subject: Option<&str>) -> Result<Option<Arc<Source>>, ()> {
+pub(crate) fn resolve_peer(
+    shared: &Shared,
+    peer: SocketAddr,
+    cert_subject: Option<&str>,
+) -> Result<Option<Arc<Source>>, ()> {
     match shared.sources.by_peer(peer.ip(), cert_subject) {
         Some(s) => Ok(Some(s)),
         None if shared.sources.has_host_matches() => Ok(None),
@@ -650,7 +660,18 @@ struct TlsAccept {
     timeout: Duration,
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Arc<TlsAccept>>) {
+/// What a TCP listener speaks.
+#[derive(Clone)]
+enum Protocol {
+    /// Syslog over TCP (RFC 6587: octet counting or newlines).
+    Tcp,
+    /// Syslog over TLS (RFC 5425).
+    Tls(Arc<TlsAccept>),
+    /// RELP (rsyslog's omrelp).
+    Relp,
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, protocol: Protocol) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -666,16 +687,17 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Arc
             drop(stream);
             continue;
         };
-        let (shared, tls) = (shared.clone(), tls.clone());
+        let (shared, protocol) = (shared.clone(), protocol.clone());
         tokio::spawn(async move {
             Stats::add(&shared.stats.connections, 1);
-            match tls {
-                None => {
+            match protocol {
+                Protocol::Tcp => {
                     if let Ok(sender) = resolve_peer(&shared, peer, None) {
                         let _ = read_frames(stream, peer, sender, "tcp", &shared).await;
                     }
                 }
-                Some(tls) => tls_connection(stream, peer, &tls, &shared).await,
+                Protocol::Tls(tls) => tls_connection(stream, peer, &tls, &shared).await,
+                Protocol::Relp => crate::relp::connection(stream, peer, &shared).await,
             }
             shared.stats.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             drop(permit);

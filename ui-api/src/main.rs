@@ -310,6 +310,9 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
             if let Some(a) = engine.tcp_addr {
                 writeln!(out, "vigil serve: syslog/tcp {a}")?;
             }
+            if let Some(a) = engine.relp_addr {
+                writeln!(out, "vigil serve: syslog/relp {a}")?;
+            }
             if let Some(a) = engine.tls_addr {
                 match &engine.dev_cert {
                     Some(cert) => {

@@ -93,7 +93,7 @@ fn merged(dir: &Path) -> (PathBuf, Vec<String>) {
 
 fn config(dir: &Path) -> String {
     format!(
-        "[syslog]\nudp = \"\"\ntcp = \"127.0.0.1:0\"\ntls = \"\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+        "[syslog]\nudp = \"\"\ntcp = \"127.0.0.1:0\"\ntls = \"\"\nrelp = \"\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
          [store]\ncommit_interval_ms = 100\n[rules]\ndirs = [{:?}]\n[correlation]\nallowed_lateness = \"1s\"\n\
          snapshot_interval_secs = 3600\n",
         dir.display().to_string()

@@ -30,7 +30,7 @@ correlation:
 level: high
 ";
 
-const CONFIG: &str = "[syslog]\nudp = \"\"\ntcp = \"127.0.0.1:0\"\ntls = \"\"\n
+const CONFIG: &str = "[syslog]\nudp = \"\"\ntcp = \"127.0.0.1:0\"\ntls = \"\"\nrelp = \"\"\n
 [http]\nlisten = \"127.0.0.1:0\"\n
 # Commits and snapshots lag the log, so a kill finds work to match again.
 [store]\ncommit_interval_ms = 700\n

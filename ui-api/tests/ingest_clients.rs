@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, MARK, Pki, find, raws, source};
+use common::{MARK, Pki, find, free_udp_port, raws, source};
 use serde_json::Value;
 
 const SSH_FAIL: &str = "Failed password for root from 203.0.113.9 port 52044 ssh2";
@@ -35,93 +34,17 @@ fn assert_recent(alert: &Value) {
     assert!(skew < 600, "event time {time} is {skew} s from now: time zone misapplied? {alert}");
 }
 
-// ---------------------------------------------------------------------------------------------
-// rsyslog
-
-/// rsyslogd in the foreground on a private config and work dir; killed on drop.
-struct Rsyslog {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Rsyslog {
-    fn output(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
 fn rsyslogd_binary() -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("rsyslogd")).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let binary = on_path
-        .into_iter()
-        .chain([PathBuf::from("/usr/sbin/rsyslogd"), PathBuf::from("/sbin/rsyslogd")])
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "rsyslogd is not installed: run .ci/setup (it installs the Debian packages rsyslog and rsyslog-gnutls)"
-            )
-        });
-    let gtls = std::fs::read_dir("/usr/lib")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|d| d.path().join("rsyslog/lmnsd_gtls.so").is_file());
-    assert!(gtls, "rsyslog's TLS driver (lmnsd_gtls) is not installed: run .ci/setup (Debian package rsyslog-gnutls)");
+    let binary = common::rsyslogd();
+    assert!(
+        common::rsyslog_module("lmnsd_gtls"),
+        "rsyslog's TLS driver (lmnsd_gtls) is not installed: run .ci/setup (Debian package rsyslog-gnutls)"
+    );
     binary
 }
 
-/// A UDP port free on 127.0.0.1 right now.
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("free UDP port").port()
-}
-
-fn start_rsyslog(dir: &Path, conf: &str, ports: &[u16]) -> Rsyslog {
-    let binary = rsyslogd_binary();
-    let conf_path = dir.join("rsyslog.conf");
-    std::fs::write(&conf_path, conf).expect("write rsyslog.conf");
-    let check = Command::new(&binary).arg("-N1").arg("-f").arg(&conf_path).output().expect("rsyslogd -N1");
-    assert!(
-        check.status.success(),
-        "rsyslog rejects its config:\n{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let log = dir.join("rsyslogd.out");
-    let out = std::fs::File::create(&log).expect("rsyslogd output file");
-    let child = Command::new(&binary)
-        .arg("-n")
-        .arg("-f")
-        .arg(&conf_path)
-        .arg("-i")
-        .arg(dir.join("rsyslogd.pid"))
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("clone file"))
-        .stderr(out)
-        .spawn()
-        .expect("start rsyslogd");
-    let mut rsyslog = Rsyslog { child, log };
-    // Ready when its UDP inputs are bound (we can no longer bind them ourselves).
-    let deadline = Instant::now() + DEADLINE;
-    for &port in ports {
-        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            if let Ok(Some(status)) = rsyslog.child.try_wait() {
-                panic!("rsyslogd exited ({status}):\n{}", rsyslog.output());
-            }
-            assert!(Instant::now() < deadline, "rsyslogd never listened on {port}:\n{}", rsyslog.output());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    rsyslog
+fn start_rsyslog(dir: &Path, conf: &str, ports: &[u16]) -> common::Rsyslog {
+    common::start_rsyslog(&rsyslogd_binary(), dir, conf, ports)
 }
 
 #[test]

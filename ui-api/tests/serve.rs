@@ -33,7 +33,7 @@ fn start_server(dir: &Path) -> Server {
     let config = dir.join("vigil.toml");
     std::fs::write(
         &config,
-        "[syslog]\nudp = \"127.0.0.1:0\"\ntcp = \"127.0.0.1:0\"\ntls = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[store]\ncommit_interval_ms = 100\n",
+        "[syslog]\nudp = \"127.0.0.1:0\"\ntcp = \"127.0.0.1:0\"\ntls = \"127.0.0.1:0\"\nrelp = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[store]\ncommit_interval_ms = 100\n",
     )
     .expect("write config");
     let mut child = Command::new(VIGIL)

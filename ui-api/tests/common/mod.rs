@@ -69,6 +69,7 @@ pub struct Server {
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
     pub tls: Option<SocketAddr>,
+    pub relp: Option<SocketAddr>,
     /// The development certificate, when the server said it generated one.
     pub dev_cert: Option<PathBuf>,
     pub http: String,
@@ -91,7 +92,7 @@ impl Drop for Server {
 pub fn start(dir: &Path, syslog: &str, tables: &str) -> Server {
     let sets = |key: &str| syslog.lines().any(|l| l.trim_start().starts_with(key));
     let mut config = String::from("[syslog]\n");
-    for key in ["udp", "tcp", "tls"] {
+    for key in ["udp", "tcp", "tls", "relp"] {
         if !sets(key) {
             config.push_str(&format!("{key} = \"127.0.0.1:0\"\n"));
         }
@@ -128,7 +129,7 @@ pub fn start_with_config(dir: &Path, config: &str) -> Server {
         .expect("start vigil serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let (mut udp, mut tcp, mut tls, mut dev_cert, mut http) = (None, None, None, None, None);
+    let (mut udp, mut tcp, mut tls, mut relp, mut dev_cert, mut http) = (None, None, None, None, None, None);
     loop {
         let Some(Ok(line)) = lines.next() else {
             let _ = child.kill();
@@ -142,6 +143,8 @@ pub fn start_with_config(dir: &Path, config: &str) -> Server {
             udp = Some(addr(a));
         } else if let Some(a) = rest.strip_prefix("syslog/tcp ") {
             tcp = Some(addr(a));
+        } else if let Some(a) = rest.strip_prefix("syslog/relp ") {
+            relp = Some(addr(a));
         } else if let Some(a) = rest.strip_prefix("syslog/tls ") {
             let (a, note) = a.split_once(' ').unwrap_or((a, ""));
             tls = Some(addr(a));
@@ -162,6 +165,7 @@ pub fn start_with_config(dir: &Path, config: &str) -> Server {
         udp,
         tcp,
         tls,
+        relp,
         dev_cert,
         http: http.expect("http address printed"),
         data_dir,
@@ -182,6 +186,10 @@ impl Server {
 
     pub fn tcp(&self) -> SocketAddr {
         self.tcp.expect("the TCP listener is on")
+    }
+
+    pub fn relp(&self) -> SocketAddr {
+        self.relp.expect("the RELP listener is on")
     }
 
     pub fn tls(&self) -> SocketAddr {
@@ -567,4 +575,92 @@ pub fn tls_refusal(server: &Server, from: &str, ca: &Path, client: Option<(&Path
         Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => None,
         Err(e) => Some(e.to_string()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rsyslog
+
+/// rsyslogd in the foreground on a private config and work dir; killed on drop.
+pub struct Rsyslog {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Rsyslog {
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The rsyslogd binary (Debian's `rsyslog`, which `.ci/setup` installs).
+pub fn rsyslogd() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("rsyslogd")).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin/rsyslogd"), PathBuf::from("/sbin/rsyslogd")])
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("rsyslogd is not installed: run .ci/setup (it installs the Debian package rsyslog)"))
+}
+
+/// Whether rsyslog has the module `name` (`omrelp`, `lmnsd_gtls`).
+pub fn rsyslog_module(name: &str) -> bool {
+    std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|d| d.path().join(format!("rsyslog/{name}.so")).is_file())
+}
+
+/// A UDP port free on 127.0.0.1 right now.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("free UDP port").port()
+}
+
+/// Starts `binary` on `conf` in `dir`; ready once its UDP inputs on `ports` are bound.
+pub fn start_rsyslog(binary: &Path, dir: &Path, conf: &str, ports: &[u16]) -> Rsyslog {
+    let conf_path = dir.join("rsyslog.conf");
+    std::fs::write(&conf_path, conf).expect("write rsyslog.conf");
+    let check = Command::new(binary).arg("-N1").arg("-f").arg(&conf_path).output().expect("rsyslogd -N1");
+    assert!(
+        check.status.success(),
+        "rsyslog rejects its config:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let log = dir.join("rsyslogd.out");
+    let out = std::fs::File::create(&log).expect("rsyslogd output file");
+    let child = Command::new(binary)
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf_path)
+        .arg("-i")
+        .arg(dir.join("rsyslogd.pid"))
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("clone file"))
+        .stderr(out)
+        .spawn()
+        .expect("start rsyslogd");
+    let mut rsyslog = Rsyslog { child, log };
+    // Ready when its UDP inputs are bound (we can no longer bind them ourselves).
+    let deadline = Instant::now() + DEADLINE;
+    for &port in ports {
+        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            if let Ok(Some(status)) = rsyslog.child.try_wait() {
+                panic!("rsyslogd exited ({status}):\n{}", rsyslog.output());
+            }
+            assert!(Instant::now() < deadline, "rsyslogd never listened on {port}:\n{}", rsyslog.output());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    rsyslog
 }
