@@ -35,6 +35,27 @@ pub struct Config {
     pub store: StoreConfig,
     pub correlation: CorrelationConfig,
     pub wal: WalConfig,
+    pub health: HealthConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    #[serde(deserialize_with = "duration")]
+    pub min_silence: std::time::Duration,
+    pub learn_factor: f64,
+    pub learn_after: u64,
+    pub check_interval_secs: u64,
+}
+
+impl HealthConfig {
+    pub fn settings(&self) -> crate::health::HealthSettings {
+        crate::health::HealthSettings {
+            min_silence: self.min_silence,
+            learn_factor: if self.learn_factor.is_finite() { self.learn_factor.max(1.0) } else { 10.0 },
+            learn_after: self.learn_after,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

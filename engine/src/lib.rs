@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod config;
 pub mod correlate;
+pub mod health;
 pub mod pipeline;
 pub mod relp;
 pub mod replay;

@@ -57,7 +57,12 @@ impl Mark {
 pub struct Detected {
     pub marks: Vec<(Mark, u32)>,
     pub alerts: Vec<Alert>,
+    /// Per event (as `marks`): its source, and its message's size in bytes (source health).
+    pub seen: Vec<(Option<Arc<vigil_parsers::Origin>>, u32)>,
 }
+
+/// An event's mark, its alerts and its source.
+type Seen = (Mark, Vec<Alert>, Option<Arc<vigil_parsers::Origin>>);
 
 /// Each worker thread's matching scratch (see [`Detector::workers`]).
 pub struct Workers<'a> {
@@ -165,6 +170,11 @@ impl Detector {
 
     /// [`Detector::detect_with`], also saying where and when the event happened.
     fn detect_marked(&self, input: &Input, scratch: &mut Scratch<'_>, stats: &Stats) -> Option<(Mark, Vec<Alert>)> {
+        self.detect_seen(input, scratch, stats).map(|(mark, alerts, _)| (mark, alerts))
+    }
+
+    /// [`Detector::detect_marked`], also giving the event's source.
+    fn detect_seen(&self, input: &Input, scratch: &mut Scratch<'_>, stats: &Stats) -> Option<Seen> {
         let event = self.parse(input, stats)?;
         let mut hits = Vec::new();
         self.rules.matches_with(&event, scratch, &mut hits);
@@ -173,7 +183,7 @@ impl Detector {
             .filter_map(|&i| self.rules.rule(i))
             .map(|rule| Alert::new(rule, &event, &input.source))
             .collect();
-        Some((Mark::of(&event, input.received), alerts))
+        Some((Mark::of(&event, input.received), alerts, event.origin.clone()))
     }
 
     /// Per-thread matching state for [`Detector::detect_batch_with`], kept across batches: make
@@ -211,22 +221,28 @@ impl Detector {
             fresh = self.workers();
             &fresh
         };
-        let per_input: Vec<Option<(Mark, Vec<Alert>)>> = batch
+        let per_input: Vec<Option<(Seen, u32)>> = batch
             .par_iter()
             .map(|input| {
                 let cell = workers.scratches.get_or(|| std::cell::RefCell::new(self.rules.scratch()));
-                match cell.try_borrow_mut() {
-                    Ok(mut scratch) => self.detect_marked(input, &mut scratch, stats),
+                let seen = match cell.try_borrow_mut() {
+                    Ok(mut scratch) => self.detect_seen(input, &mut scratch, stats),
                     // Only if matching ever ran rayon work on this thread while it held its
                     // scratch: a fresh one then, never a panic.
-                    Err(_) => self.detect_marked(input, &mut self.rules.scratch(), stats),
-                }
+                    Err(_) => self.detect_seen(input, &mut self.rules.scratch(), stats),
+                };
+                seen.map(|seen| (seen, input.bytes.len() as u32))
             })
             .collect();
-        let mut detected = Detected { marks: Vec::with_capacity(per_input.len()), alerts: Vec::new() };
-        for (mark, alerts) in per_input.into_iter().flatten() {
+        let mut detected = Detected {
+            marks: Vec::with_capacity(per_input.len()),
+            alerts: Vec::new(),
+            seen: Vec::with_capacity(per_input.len()),
+        };
+        for ((mark, alerts, origin), bytes) in per_input.into_iter().flatten() {
             detected.marks.push((mark, alerts.len() as u32));
             detected.alerts.extend(alerts);
+            detected.seen.push((origin, bytes));
         }
         detected
     }

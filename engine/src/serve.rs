@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -25,6 +25,7 @@ use vigil_parsers::framing::{Frame, FrameDecoder};
 use crate::alert::{Alert, AlertSource};
 use crate::config::Config;
 use crate::correlate::{Correlator, Restored};
+use crate::health::{Seen, SourceHealth};
 use crate::pipeline::{Detector, Input};
 use crate::sources::{Resolution, Source, SourceError, SourceMap};
 use crate::stats::Stats;
@@ -63,6 +64,8 @@ pub struct Engine {
     pub dev_cert: Option<PathBuf>,
     /// Swaps the rule set between batches.
     pub reloader: Reloader,
+    /// Per-source counters and health.
+    pub health: Arc<SourceHealth>,
     tasks: Vec<TaskHandle<()>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -105,11 +108,25 @@ pub(crate) struct Shared {
     pub(crate) max_message: usize,
     pub(crate) idle: Duration,
     permits: Arc<Semaphore>,
+    health: Arc<SourceHealth>,
 }
 
 /// Builds the source map of a configuration.
 pub fn source_map(config: &Config) -> Result<SourceMap, SourceError> {
     SourceMap::new(&config.sources, &config.unknown_sources, config.syslog.timezone)
+}
+
+/// The health table of a configuration's sources.
+pub fn source_health(config: &Config, sources: &SourceMap) -> Result<SourceHealth, SourceError> {
+    let mut expect = std::collections::BTreeMap::new();
+    for s in &config.sources {
+        if let Some(text) = &s.expect_every {
+            let every = crate::correlate::parse_duration(text)
+                .ok_or_else(|| SourceError::BadExpect(s.name.clone(), text.clone()))?;
+            expect.insert(s.name.clone(), every);
+        }
+    }
+    Ok(SourceHealth::new(sources, &expect, config.health.settings()))
 }
 
 impl Engine {
@@ -161,6 +178,7 @@ impl Engine {
             crossbeam_channel::bounded::<Work>((config.pipeline.queue_capacity / batch_size).max(4));
         let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(256);
         let sources = detector.sources().clone();
+        let health = Arc::new(source_health(config, &sources)?);
         let log = LogStage {
             wal,
             checkpoint,
@@ -177,6 +195,8 @@ impl Engine {
                 snapshot_every: Duration::from_secs(config.correlation.snapshot_interval_secs.max(1)),
             },
             stats: stats.clone(),
+            health: health.clone(),
+            health_every: Duration::from_secs(config.health.check_interval_secs.max(1)),
         };
         let interval = Duration::from_millis(config.store.commit_interval_ms.clamp(10, 1000));
         let (store2, stats2) = (store.clone(), stats.clone());
@@ -198,6 +218,7 @@ impl Engine {
             max_message: config.syslog.max_message_bytes.max(1),
             idle: Duration::from_secs(config.syslog.tcp_idle_timeout_secs.max(1)),
             permits: Arc::new(Semaphore::new(config.syslog.max_connections.max(1))),
+            health: health.clone(),
         });
         let mut tasks = Vec::new();
         let (mut udp_addr, mut tcp_addr, mut tls_addr, mut relp_addr, mut dev_cert) = (None, None, None, None, None);
@@ -249,7 +270,7 @@ impl Engine {
             }
         }));
 
-        Ok(Engine { store, stats, udp_addr, tcp_addr, tls_addr, relp_addr, dev_cert, reloader, tasks, threads })
+        Ok(Engine { store, stats, udp_addr, tcp_addr, tls_addr, relp_addr, dev_cert, reloader, health, tasks, threads })
     }
 
     /// Stops the listeners, waits until every received event is in the log, matched, and its
@@ -358,6 +379,7 @@ impl LogStage {
                     next = rx.try_recv().ok();
                 }
             }
+            self.stats.queue_ingest.store(rx.len() as u64, Ordering::Relaxed);
             let mut work = Vec::with_capacity(3);
             if !inputs.is_empty() {
                 self.wait_for_room(&out);
@@ -483,6 +505,7 @@ impl LogStage {
         match self.wal.sync() {
             Ok(()) => {
                 self.stats.wal.last_fsync_ns.store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                self.stats.fsync_latency.record(started.elapsed());
                 for ack in acks.drain(..) {
                     let _ = ack.send(());
                 }
@@ -623,12 +646,15 @@ async fn udp_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         if batch.is_empty() {
             continue;
         }
-        let n = batch.len();
-        if let Err(mpsc::error::TrySendError::Full(_)) =
+        if let Err(mpsc::error::TrySendError::Full(Ingest::Messages { inputs, .. })) =
             shared.tx.try_send(Ingest::Messages { inputs: batch, ack: None })
         {
-            for _ in 0..n {
+            // Counted per source too (by address; a source known only by the hostname in
+            // its messages is counted as unassigned: the messages were not read).
+            let unknown = shared.sources.unknown_origin();
+            for input in &inputs {
                 stats.error("udp_queue_full");
+                shared.health.dropped(input.sender.as_ref().map(|s| &*s.origin), unknown);
             }
         }
     }
@@ -829,6 +855,8 @@ impl Correlation {
 struct DetectStage {
     correlation: Correlation,
     stats: Arc<Stats>,
+    health: Arc<SourceHealth>,
+    health_every: Duration,
 }
 
 /// Why [`DetectStage::detect`] returned.
@@ -886,29 +914,41 @@ impl DetectStage {
         let workers = detector.workers();
         let mut raised = Vec::new();
         let mut last_snapshot = Instant::now();
+        let mut last_health = Instant::now();
         let mut saved = *position;
         while let Ok(work) = rx.recv() {
             let correlator = &mut self.correlation.correlator;
             let mut events = 0;
             match work {
                 Work::Batch { inputs, position: p } => {
+                    let started = Instant::now();
                     let detected = detector.detect_batch_marked(&inputs, &workers, stats);
                     events = detected.marks.len() as u64;
+                    observe_batch(&detected, &self.health, stats);
                     correlator.process(detected, &mut raised);
+                    stats.batch_latency.record(started.elapsed());
                     *position = p;
                 }
                 Work::Flush { position: p } => {
                     correlator.flush(&mut raised);
                     *position = p;
                 }
-                Work::Tick => {}
+                Work::Tick => {
+                    if last_health.elapsed() >= self.health_every {
+                        last_health = Instant::now();
+                        raised.extend(self.health.check(Utc::now()));
+                    }
+                }
                 Work::Reload(request) => return Next::Reload(request),
                 Work::Stop => return Next::Stop,
             }
             // Alerts before events, so a reader who sees every event processed sees its alerts.
             Stats::add(&stats.alerts, raised.len() as u64);
+            stats.hits(&raised);
             Stats::add(&stats.processed, events);
             stats.wal.processed.store(*position, Ordering::Release);
+            stats.queue_detect.store(rx.len() as u64, Ordering::Relaxed);
+            stats.queue_store.store(out.len() as u64, Ordering::Relaxed);
             correlator.publish(stats);
             if out.send(Raised { alerts: std::mem::take(&mut raised), position: *position }).is_err() {
                 error!("alert store stopped; detection stops");
@@ -929,6 +969,32 @@ impl DetectStage {
         }
         Next::Stop
     }
+}
+
+/// A batch's per-source counts (health) and receipt-to-alert latencies.
+fn observe_batch(detected: &crate::pipeline::Detected, health: &SourceHealth, stats: &Stats) {
+    let now = Utc::now();
+    let now_ns = crate::correlate::nanos(now);
+    let mut per_source: Vec<(&Arc<vigil_parsers::Origin>, Seen)> = Vec::new();
+    for ((mark, alerts), (origin, bytes)) in detected.marks.iter().zip(&detected.seen) {
+        for _ in 0..*alerts {
+            stats.alert_latency.record(Duration::from_nanos(now_ns.saturating_sub(mark.received).max(0) as u64));
+        }
+        let Some(origin) = origin else { continue };
+        let i = match per_source.iter().position(|(o, _)| Arc::ptr_eq(o, origin)) {
+            Some(i) => i,
+            None => {
+                per_source.push((origin, Seen::default()));
+                per_source.len() - 1
+            }
+        };
+        let seen = &mut per_source[i].1;
+        seen.events += 1;
+        seen.bytes += u64::from(*bytes);
+        let time = DateTime::from_timestamp_nanos(mark.time);
+        seen.newest_event = Some(seen.newest_event.map_or(time, |t| t.max(time)));
+    }
+    health.record(now, per_source.into_iter().map(|(o, s)| (&**o, s)));
 }
 
 /// Adds alerts to the index and commits them with the log position they complete.

@@ -30,6 +30,10 @@ pub struct SourceConfig {
     /// Parser hint: how this sender's lines are read (`auto`, `syslog`, `json`).
     #[serde(default)]
     pub format: Option<FormatHint>,
+    /// How long it may be quiet before it is reported silent (`30m`); default: learned from
+    /// its traffic (see `[health]`).
+    #[serde(default)]
+    pub expect_every: Option<String>,
 }
 
 /// How a source's lines are read.
@@ -75,6 +79,8 @@ pub enum SourceError {
     BadTimezone(String),
     #[error("source name `{0}` is used twice")]
     Duplicate(String),
+    #[error("source `{0}`: invalid expect_every {1:?}: a number then s, m, h or d (`30m`)")]
+    BadExpect(String, String),
 }
 
 /// A resolved source: its origin (copied into events) and its time zone.
@@ -196,6 +202,16 @@ impl SourceMap {
         self.default_tz
     }
 
+    /// The origins of the configured sources, then that of unknown senders.
+    pub fn origins(&self) -> impl Iterator<Item = &Arc<Origin>> {
+        self.sources.iter().map(|s| &s.origin).chain(std::iter::once(&self.unknown.origin))
+    }
+
+    /// The origin given to unknown senders.
+    pub fn unknown_origin(&self) -> &Arc<Origin> {
+        &self.unknown.origin
+    }
+
     /// A configured source by name.
     pub fn by_name(&self, name: &str) -> Option<Arc<Source>> {
         self.sources.iter().find(|s| s.origin.source == name).cloned()
@@ -278,6 +294,7 @@ mod tests {
                 matches: vec!["10.1.0.0/16".into(), "192.0.2.10".into()],
                 timezone: None,
                 format: None,
+                expect_every: None,
             },
             SourceConfig {
                 name: "hanoi-portal".into(),
@@ -286,6 +303,7 @@ mod tests {
                 matches: vec!["10.1.2.0/24".into(), "cert:CN=portal.hanoi.gov.vn".into(), "host:portal-dvc".into()],
                 timezone: Some("Asia/Bangkok".into()),
                 format: Some(FormatHint::Syslog),
+                expect_every: None,
             },
         ];
         let unknown = UnknownSourcesConfig { action, agency: "unassigned".into(), province: "unassigned".into() };
@@ -321,6 +339,7 @@ mod tests {
             matches: vec!["10.1.0.0/33".into()],
             timezone: None,
             format: None,
+            expect_every: None,
         };
         let u = UnknownSourcesConfig { action: UnknownAction::Assign, agency: "u".into(), province: "u".into() };
         let e = SourceMap::new(&[c], &u, vigil_parsers::DEFAULT_TZ).map(|_| ()).map_err(|e| e.to_string());

@@ -29,6 +29,27 @@ pub struct Stats {
     pub wal: WalStats,
     /// Time to commit alerts to the index (and make them searchable).
     pub commit_latency: Latency,
+    /// Time to match and correlate one batch.
+    pub batch_latency: Latency,
+    /// From a message's receipt to its alerts being raised (before the index commit).
+    pub alert_latency: Latency,
+    /// Time of the write-ahead log's fsyncs.
+    pub fsync_latency: Latency,
+    /// Items waiting in each queue: listeners -> log (batches of messages), log -> detection
+    /// (batches), detection -> store (batches of alerts).
+    pub queue_ingest: AtomicU64,
+    pub queue_detect: AtomicU64,
+    pub queue_store: AtomicU64,
+    /// Alerts raised per rule id, and when the last was.
+    rule_hits: Mutex<std::collections::HashMap<String, RuleHits>>,
+}
+
+/// A rule's alerts since start.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RuleHits {
+    pub hits: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A latency histogram (seconds, 100 µs to about 13 s), exported as such by `GET /metrics`.
@@ -163,6 +184,33 @@ impl Stats {
                 full_waits: self.wal.full_waits.load(Ordering::Relaxed),
             },
         }
+    }
+
+    /// Counts raised alerts per rule.
+    pub fn hits(&self, alerts: &[crate::alert::Alert]) {
+        if alerts.is_empty() {
+            return;
+        }
+        let now = chrono::Utc::now();
+        let mut hits = self.rule_hits.lock().unwrap_or_else(|p| p.into_inner());
+        for a in alerts {
+            let h = match hits.get_mut(&a.rule.id) {
+                Some(h) => h,
+                None => hits.entry(a.rule.id.clone()).or_default(),
+            };
+            h.hits += 1;
+            h.last = Some(now);
+        }
+    }
+
+    /// Alerts raised per rule id since start.
+    pub fn rule_hits(&self) -> std::collections::HashMap<String, RuleHits> {
+        self.rule_hits.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The problems counted so far, by reason.
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        self.errors.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Updates correlation's figures.

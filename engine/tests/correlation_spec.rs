@@ -55,7 +55,7 @@ fn run(set: &RuleSet, events: &[Ev<'_>]) -> Vec<Alert> {
     for (n, e) in events.iter().enumerate() {
         let a = alert(n, e);
         let mark = Mark::at(1, a.time.timestamp_nanos_opt().unwrap_or_default());
-        correlator.process(Detected { marks: vec![(mark, 1)], alerts: vec![a] }, &mut raised);
+        correlator.process(Detected { marks: vec![(mark, 1)], alerts: vec![a], ..Detected::default() }, &mut raised);
     }
     correlator.finish(&mut raised);
     raised.retain(|a| a.correlation.is_some());

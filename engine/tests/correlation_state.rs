@@ -29,7 +29,7 @@ fn hit(n: u64, secs: i64, user: &str) -> Detected {
     let time = DateTime::from_timestamp(1_796_000_000 + secs, 0).unwrap_or_default();
     let alert = Alert::of_fields(hex::encode(&Sha256::digest(n.to_le_bytes())[..16]), "base", time, fields);
     let mark = Mark::at(7, time.timestamp_nanos_opt().unwrap_or_default());
-    Detected { marks: vec![(mark, 1)], alerts: vec![alert] }
+    Detected { marks: vec![(mark, 1)], alerts: vec![alert], ..Detected::default() }
 }
 
 fn fired(raised: &[Alert]) -> Vec<String> {

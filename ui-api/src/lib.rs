@@ -5,12 +5,15 @@
 //! - `GET /api/v1/alerts?q=&from=&to=&limit=`: alert search, newest first.
 //! - `GET /api/v1/stats`: pipeline counters.
 //! - `GET /api/v1/rules`: the loaded rules and correlation rules.
+//! - `GET /api/v1/sources`: every source with its counts, last event, rate and health state.
+//! - `GET /metrics`: Prometheus text format (see [`metrics`]).
 //! - `POST /api/v1/rules/reload`: load the rule folders again and swap them in (see
 //!   [`reload`]); 200 with the difference, or 422 with the problems that refused it.
 //!
 //! Every route but health needs `Authorization: Bearer TOKEN`; anything else is a 401 with a
 //! JSON error that reveals nothing more.
 
+pub mod metrics;
 pub mod reload;
 pub mod token;
 
@@ -41,6 +44,8 @@ pub struct AppState {
     pub rules: reload::SharedRules,
     /// Reloads the rules; `None` where the engine does not run (tests of the API alone).
     pub reloader: Option<Arc<reload::RuleReloader>>,
+    /// Per-source counters and health.
+    pub health: Arc<vigil_engine::health::SourceHealth>,
     pub admin_token: Arc<String>,
 }
 
@@ -51,6 +56,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/rules/reload", post(reload_rules))
+        .route("/api/v1/sources", get(sources))
+        .route("/metrics", get(prometheus))
         .fallback(not_found)
         // Unknown paths need the token too: a 404 would tell a stranger what exists.
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
@@ -140,6 +147,19 @@ async fn rules(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({ "total": view.rules.len(), "rules": view.rules, "correlations": view.correlations }))
 }
 
+async fn sources(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let sources = state.health.list();
+    Json(json!({ "total": sources.len(), "sources": sources }))
+}
+
+async fn prometheus(State(state): State<AppState>) -> Response {
+    let registry = metrics::registry(state.stats.clone(), state.health.clone(), state.rules.clone());
+    match metrics::render(&registry) {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed"),
+    }
+}
+
 async fn reload_rules(State(state): State<AppState>) -> Response {
     let Some(reloader) = &state.reloader else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "rule reload is not available here");
@@ -163,6 +183,15 @@ mod tests {
             stats: Arc::new(Stats::default()),
             rules: Arc::new(std::sync::RwLock::new(Arc::new(reload::RulesView::of(&vigil_rules::RuleSet::bundled())))),
             reloader: None,
+            health: Arc::new(vigil_engine::health::SourceHealth::new(
+                &vigil_engine::sources::SourceMap::unassigned(vigil_parsers::DEFAULT_TZ),
+                &Default::default(),
+                vigil_engine::health::HealthSettings {
+                    min_silence: std::time::Duration::from_secs(60),
+                    learn_factor: 10.0,
+                    learn_after: 20,
+                },
+            )),
             admin_token: Arc::new("s3cret".to_owned()),
         }
     }

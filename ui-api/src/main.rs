@@ -27,8 +27,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "SOC event correlation engine: syslog in, Sigma detections, searchable alerts"
 )]
 struct Cli {
+    /// How the log on stderr is written: for people, or one JSON object per line (for a log
+    /// shipper).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -197,13 +207,15 @@ enum FormatArg {
 }
 
 fn main() -> Result<std::process::ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let log = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => log.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => log.json().with_current_span(false).init(),
+    }
     let ok = |()| std::process::ExitCode::SUCCESS;
-    match Cli::parse().command {
+    match cli.command {
         Command::Serve { config, data_dir, rules } => serve(config, data_dir, rules).map(ok),
         Command::Replay { files, rules, no_bundled, format, input } => {
             replay(files, rules, no_bundled, format, &input).map(ok)
@@ -343,6 +355,7 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
             stats: engine.stats.clone(),
             rules: view,
             reloader: Some(reloader),
+            health: engine.health.clone(),
             admin_token: Arc::new(token),
         };
         axum::serve(listener, vigil_ui_api::app(state)).with_graceful_shutdown(shutdown_signal()).await?;

@@ -105,6 +105,11 @@ pub fn start(dir: &Path, syslog: &str, tables: &str) -> Server {
 
 /// Starts `vigil serve` with exactly this configuration file.
 pub fn start_with_config(dir: &Path, config: &str) -> Server {
+    start_full(dir, config, &[], "warn")
+}
+
+/// [`start_with_config`] with extra global flags (`--log-format json`) and a `RUST_LOG`.
+pub fn start_full(dir: &Path, config: &str, flags: &[&str], rust_log: &str) -> Server {
     let data_dir = dir.join("data");
     let rules = dir.join("test-rules");
     std::fs::create_dir_all(&rules).expect("create rules dir");
@@ -113,6 +118,7 @@ pub fn start_with_config(dir: &Path, config: &str) -> Server {
     std::fs::write(&config_path, config).expect("write config");
     let stderr = dir.join("vigil.stderr");
     let mut child = Command::new(VIGIL)
+        .args(flags)
         .arg("serve")
         .arg("--config")
         .arg(&config_path)
@@ -121,7 +127,7 @@ pub fn start_with_config(dir: &Path, config: &str) -> Server {
         .arg("--rules")
         .arg(&rules)
         .env_remove("VIGIL_ADMIN_TOKEN")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", rust_log)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).expect("create stderr file"))
