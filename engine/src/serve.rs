@@ -149,11 +149,8 @@ impl Engine {
 
         // Where the last run got to: the index commit's position and the correlation snapshot's.
         let committed = store.position()?;
-        let mut correlator = Correlator::new(detector.rules(), config.correlation.settings());
         let snapshot = config.data_dir.join("correlation").join("state.snapshot");
-        restore_correlation(&mut correlator, &snapshot, &stats)?;
-        // Without correlation rules there is no state to lose: the commit alone is the checkpoint.
-        let snapshot_position = if correlator.is_empty() { committed } else { correlator.position() };
+        let (mut correlator, snapshot_position) = restore_correlation(&detector, config, &snapshot, committed, &stats)?;
         let checkpoint = committed.min(snapshot_position);
         let (wal, recovery) =
             Wal::open(&config.data_dir.join("wal"), config.wal.options(), committed.max(snapshot_position))?;
@@ -293,19 +290,49 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
     std::thread::Builder::new().name(name.into()).spawn(f).map_err(EngineError::Thread)
 }
 
-fn restore_correlation(correlator: &mut Correlator, snapshot: &Path, stats: &Stats) -> Result<(), EngineError> {
-    match correlator.restore(snapshot) {
-        Ok(Restored::Fresh) => {}
-        Ok(Restored::Restored { keys, pending, dropped }) => {
-            info!(keys, pending, dropped, position = correlator.position(), path = %snapshot.display(), "correlation state restored")
-        }
-        Err(e @ crate::correlate::SnapshotError::Corrupt { .. }) => {
-            stats.error("correlation_snapshot_corrupt");
-            error!(error = %e, "correlation starts empty");
-        }
-        Err(e) => return Err(e.into()),
+/// The correlation state to start from: the newest snapshot whose position the index commit
+/// has reached (a snapshot can be ahead of the commit when vigil was killed between the two;
+/// matching the log again from the commit must not feed its events into state that already
+/// holds them). The previous snapshot is kept for that. Returns the correlator and the position
+/// its state includes.
+fn restore_correlation(
+    detector: &Detector,
+    config: &Config,
+    snapshot: &Path,
+    committed: u64,
+    stats: &Stats,
+) -> Result<(Correlator, u64), EngineError> {
+    let fresh = || Correlator::new(detector.rules(), config.correlation.settings());
+    if fresh().is_empty() {
+        // No correlation rules: no state; the commit alone is the checkpoint.
+        return Ok((fresh(), committed));
     }
-    Ok(())
+    for path in [snapshot.to_owned(), previous_snapshot(snapshot)] {
+        let mut correlator = fresh();
+        match correlator.restore(&path) {
+            Ok(Restored::Fresh) => continue,
+            Ok(Restored::Restored { keys, pending, dropped }) => {
+                let position = correlator.position();
+                if position > committed {
+                    info!(position, committed, path = %path.display(), "correlation snapshot ahead of the index commit; trying the previous one");
+                    continue;
+                }
+                info!(keys, pending, dropped, position, path = %path.display(), "correlation state restored");
+                return Ok((correlator, position));
+            }
+            Err(e @ crate::correlate::SnapshotError::Corrupt { .. }) => {
+                stats.error("correlation_snapshot_corrupt");
+                error!(error = %e, "correlation snapshot unusable");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Nothing usable: empty state, rebuilt from what the log still holds.
+    Ok((fresh(), 0))
+}
+
+fn previous_snapshot(snapshot: &Path) -> PathBuf {
+    snapshot.with_extension("snapshot.prev")
 }
 
 /// A request to swap the rule set, answered once done.
@@ -831,12 +858,22 @@ struct Correlation {
 }
 
 impl Correlation {
+    /// Saves the state at `position`, keeping the previous snapshot (see
+    /// [`restore_correlation`]); the log is released up to the previous one.
     fn save(&mut self, position: u64, stats: &Stats) {
         let started = Instant::now();
+        let previous = self.correlator.position();
         self.correlator.set_position(position);
+        match std::fs::rename(&self.snapshot, previous_snapshot(&self.snapshot)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warn!(error = %e, "cannot keep the previous correlation snapshot"),
+        }
         match self.correlator.save(&self.snapshot) {
             Ok(bytes) => {
-                stats.wal.snapshot.store(position, Ordering::Release);
+                // Without correlation rules there is no state: the log may go up to here.
+                let released = if self.correlator.is_empty() { position } else { previous };
+                stats.wal.snapshot.store(released, Ordering::Release);
                 stats.correlation(|c| {
                     c.snapshots += 1;
                     c.snapshot_bytes = bytes;
@@ -962,7 +999,10 @@ impl DetectStage {
                 self.correlation.snapshot_every
             };
             let wanted = stats.wal.snapshot_wanted.swap(false, Ordering::AcqRel);
-            if saved != *position && (wanted || last_snapshot.elapsed() >= every) {
+            if correlator.is_empty() {
+                // No state to save: the log may be released as far as the commit.
+                stats.wal.snapshot.store(*position, Ordering::Release);
+            } else if saved != *position && (wanted || last_snapshot.elapsed() >= every) {
                 self.correlation.save(*position, stats);
                 (saved, last_snapshot) = (*position, Instant::now());
             }
