@@ -1084,3 +1084,138 @@ fn store_loop(rx: crossbeam_channel::Receiver<Raised>, store: &AlertStore, stats
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES: &str = "title: Base
+id: 0b7c61d2-8f43-4d0c-9a55-3e2f1c0d9b11
+logsource: {}
+detection:
+  selection:
+    message|contains: 'x'
+  condition: selection
+---
+title: Two Of Them
+id: 1c8d72e3-9054-4e1d-8b66-4f3a2d1e0c22
+correlation:
+  type: event_count
+  rules:
+    - 0b7c61d2-8f43-4d0c-9a55-3e2f1c0d9b11
+  group-by:
+    - host
+  timespan: 1m
+  condition:
+    gte: 2
+";
+
+    fn detector() -> Detector {
+        let (rules, diagnostics) = vigil_rules::RuleSet::compile([vigil_rules::RuleSource::new("t.yml", RULES)]);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let sources = Arc::new(SourceMap::unassigned(vigil_parsers::DEFAULT_TZ));
+        Detector::new(rules, vigil_parsers::InputFormat::Auto, sources)
+    }
+
+    fn save_at(detector: &Detector, config: &Config, path: &Path, position: u64) {
+        let mut c = Correlator::new(detector.rules(), config.correlation.settings());
+        c.set_position(position);
+        c.save(path).expect("save");
+    }
+
+    #[test]
+    fn restart_takes_the_newest_snapshot_the_commit_has_reached() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config::default_config().expect("config");
+        let detector = detector();
+        let stats = Stats::default();
+        let snapshot = dir.path().join("state.snapshot");
+        let restore = |committed| {
+            restore_correlation(&detector, &config, &snapshot, committed, &stats).map(|(_, p)| p).expect("restore")
+        };
+        assert_eq!(restore(500), 0, "no snapshot: empty state from the start of the log");
+        save_at(&detector, &config, &previous_snapshot(&snapshot), 40);
+        save_at(&detector, &config, &snapshot, 100);
+        assert_eq!(restore(100), 100, "the commit reached the newest");
+        assert_eq!(restore(150), 100);
+        assert_eq!(restore(99), 40, "killed between the snapshot and the commit: the previous one");
+        assert_eq!(restore(40), 40);
+        assert_eq!(restore(39), 0, "neither: empty state, the log read from its start");
+    }
+
+    #[test]
+    fn without_correlation_rules_the_commit_is_the_checkpoint() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config::default_config().expect("config");
+        let detector = Detector::new(
+            vigil_rules::RuleSet::bundled(),
+            vigil_parsers::InputFormat::Auto,
+            Arc::new(SourceMap::unassigned(vigil_parsers::DEFAULT_TZ)),
+        );
+        let stats = Stats::default();
+        let (_, position) =
+            restore_correlation(&detector, &config, &dir.path().join("s"), 77, &stats).expect("restore");
+        assert_eq!(position, 77);
+    }
+
+    fn inputs(n: usize, tag: &str) -> Vec<Input> {
+        let source = Arc::new(AlertSource::default());
+        (0..n)
+            .map(|i| Input {
+                bytes: format!("<13>Nov 30 10:00:00 h app: {tag} {i} {}", "x".repeat(500)).into_bytes(),
+                received: Utc::now(),
+                sender: None,
+                source: source.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn at_its_cap_the_log_waits_for_the_checkpoint_instead_of_deleting() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options =
+            crate::wal::WalOptions { segment_bytes: 1024, max_bytes: 4096, fsync: crate::wal::FsyncPolicy::Never };
+        let (wal, _) = Wal::open(dir.path(), options, 0).expect("open");
+        let stats = Arc::new(Stats::default());
+        let log = LogStage {
+            wal,
+            checkpoint: 0,
+            sources: Arc::new(SourceMap::unassigned(vigil_parsers::DEFAULT_TZ)),
+            stats: stats.clone(),
+            batch_size: 1024,
+            quiet: Duration::from_secs(3600),
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let (out_tx, out) = crossbeam_channel::unbounded();
+        let thread = std::thread::spawn(move || log.run(rx, out_tx));
+        let batch = |work: Work| match work {
+            Work::Batch { inputs, position } => Some((inputs.len(), position)),
+            _ => None,
+        };
+        let next_batch = |within: Duration| {
+            let deadline = Instant::now() + within;
+            while let Ok(w) = out.recv_deadline(deadline) {
+                if let Some(b) = batch(w) {
+                    return Some(b);
+                }
+            }
+            None
+        };
+        // 10 messages of about 550 bytes: past the 4 KiB cap at once.
+        tx.blocking_send(Ingest::Messages { inputs: inputs(10, "a"), ack: None }).expect("send");
+        assert_eq!(next_batch(Duration::from_secs(5)), Some((10, 10)));
+        // The next batch waits: nothing is matched and committed yet.
+        tx.blocking_send(Ingest::Messages { inputs: inputs(3, "b"), ack: None }).expect("send");
+        assert_eq!(next_batch(Duration::from_millis(300)), None, "appended past the cap");
+        assert_eq!(stats.wal.full_waits.load(Ordering::Relaxed), 1);
+        assert!(stats.wal.snapshot_wanted.load(Ordering::Relaxed), "detection is asked for a snapshot");
+        assert!(std::fs::read_dir(dir.path()).expect("dir").count() >= 1, "nothing deleted");
+        // The first batch is committed and in a snapshot: its segments go, the second follows.
+        stats.wal.committed.store(10, Ordering::Release);
+        stats.wal.snapshot.store(10, Ordering::Release);
+        assert_eq!(next_batch(Duration::from_secs(5)), Some((3, 13)));
+        assert!(stats.wal.bytes.load(Ordering::Relaxed) < 4096, "released below the cap");
+        drop(tx);
+        thread.join().expect("log thread");
+    }
+}
