@@ -420,6 +420,7 @@ impl LogStage {
                     }
                 }
                 (last_input, flushed) = (Instant::now(), false);
+                self.publish();
             }
             if tick && !flushed && last_input.elapsed() >= self.quiet {
                 flushed = true;
@@ -1217,5 +1218,45 @@ correlation:
         assert!(stats.wal.bytes.load(Ordering::Relaxed) < 4096, "released below the cap");
         drop(tx);
         thread.join().expect("log thread");
+    }
+
+    #[test]
+    fn a_waiting_sender_is_acknowledged_once_durable_and_not_before() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let every = Duration::from_secs(3600);
+        let options = crate::wal::WalOptions {
+            segment_bytes: 1 << 20,
+            max_bytes: 1 << 30,
+            fsync: crate::wal::FsyncPolicy::Interval(every),
+        };
+        let (wal, _) = Wal::open(dir.path(), options, 0).expect("open");
+        let stats = Arc::new(Stats::default());
+        let log = LogStage {
+            wal,
+            checkpoint: 0,
+            sources: Arc::new(SourceMap::unassigned(vigil_parsers::DEFAULT_TZ)),
+            stats: stats.clone(),
+            batch_size: 1024,
+            quiet: Duration::from_secs(3600),
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let (out_tx, out) = crossbeam_channel::unbounded();
+        let thread = std::thread::spawn(move || log.run(rx, out_tx));
+        // No one waits: appended, handed on, not synced within the hour's interval.
+        tx.blocking_send(Ingest::Messages { inputs: inputs(2, "plain"), ack: None }).expect("send");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while stats.wal.appended.load(Ordering::Acquire) < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(stats.wal.durable.load(Ordering::Acquire), 0, "not synced before its interval");
+        // A RELP sender waits: synced at once, and the acknowledgement comes after.
+        let (ack, acked) = oneshot::channel();
+        tx.blocking_send(Ingest::Messages { inputs: inputs(1, "relp"), ack: Some(ack) }).expect("send");
+        acked.blocking_recv().expect("acknowledged");
+        assert!(stats.wal.durable.load(Ordering::Acquire) >= 3, "durable when acknowledged");
+        drop(tx);
+        thread.join().expect("log thread");
+        assert!(out.try_iter().count() >= 2);
     }
 }
