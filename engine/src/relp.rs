@@ -24,7 +24,9 @@ pub(crate) async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: 
     let Ok(sender) = resolve_peer(shared, peer, None) else { return };
     let source = network_source("relp", peer);
     let stats = &shared.stats;
-    let mut decoder = RelpDecoder::new(shared.max_message);
+    // librelp's own limit (128 KiB) at least: a frame over it ends the connection, and the
+    // sender would send it again forever. Longer messages than ours are truncated, counted.
+    let mut decoder = RelpDecoder::new(shared.max_message.max(relp::DEFAULT_MAX_DATA));
     let mut buf = vec![0u8; 64 * 1024];
     let mut frames: Vec<RelpFrame> = Vec::new();
     let mut opened = false;
@@ -80,6 +82,10 @@ pub(crate) async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: 
                     // rsyslog ends a message with LF inside DATA: framing, not message.
                     while let [.., b'\n' | b'\r'] = bytes.as_slice() {
                         bytes.pop();
+                    }
+                    if bytes.len() > shared.max_message {
+                        bytes.truncate(shared.max_message);
+                        stats.error("frame_too_long");
                     }
                     if bytes.is_empty() {
                         stats.error("empty");
