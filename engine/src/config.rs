@@ -173,6 +173,7 @@ pub struct PipelineConfig {
 pub struct StoreConfig {
     pub commit_interval_ms: u64,
     pub writer_memory_mb: usize,
+    pub nice: i32,
 }
 
 fn optional_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {

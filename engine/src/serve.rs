@@ -142,10 +142,32 @@ impl Engine {
     /// are then not read, so their senders wait; UDP datagrams are dropped and counted).
     pub async fn start(config: &Config, detector: Detector) -> Result<Engine, EngineError> {
         let stats = Arc::new(Stats::default());
-        let store = Arc::new(AlertStore::open(
-            &config.data_dir.join("alerts"),
-            config.store.writer_memory_mb.saturating_mul(1 << 20),
-        )?);
+        // The store thread opens the index itself, after lowering its priority: the index's
+        // threads (merges, compression) inherit it.
+        let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(256);
+        let (opened_tx, opened) = std::sync::mpsc::channel();
+        let store_thread = {
+            let (dir, memory) = (config.data_dir.join("alerts"), config.store.writer_memory_mb.saturating_mul(1 << 20));
+            let (stats, nice) = (stats.clone(), config.store.nice);
+            let interval = Duration::from_millis(config.store.commit_interval_ms.clamp(10, 1000));
+            spawn("vigil-store", move || {
+                lower_priority(nice);
+                let store = match AlertStore::open(&dir, memory) {
+                    Ok(s) => Arc::new(s),
+                    Err(e) => {
+                        let _ = opened_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = opened_tx.send(Ok(store.clone()));
+                drop(opened_tx);
+                store_loop(raised_rx, &store, &stats, interval);
+            })?
+        };
+        let store = match opened.recv() {
+            Ok(result) => result?,
+            Err(_) => return Err(EngineError::Thread(std::io::Error::other("the store thread ended"))),
+        };
 
         // Where the last run got to: the index commit's position and the correlation snapshot's.
         let committed = store.position()?;
@@ -173,7 +195,6 @@ impl Engine {
         let (ingest_tx, ingest_rx) = mpsc::channel::<Ingest>((config.pipeline.queue_capacity / 64).max(16));
         let (work_tx, work_rx) =
             crossbeam_channel::bounded::<Work>((config.pipeline.queue_capacity / batch_size).max(4));
-        let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(256);
         let sources = detector.sources().clone();
         let health = Arc::new(source_health(config, &sources)?);
         let log = LogStage {
@@ -185,6 +206,7 @@ impl Engine {
             quiet: config.correlation.allowed_lateness,
         };
         let detect = DetectStage {
+            batch_size,
             correlation: Correlation {
                 correlator,
                 settings: config.correlation.settings(),
@@ -195,15 +217,13 @@ impl Engine {
             health: health.clone(),
             health_every: Duration::from_secs(config.health.check_interval_secs.max(1)),
         };
-        let interval = Duration::from_millis(config.store.commit_interval_ms.clamp(10, 1000));
-        let (store2, stats2) = (store.clone(), stats.clone());
         let threads = vec![
             spawn("vigil-wal", {
                 let out = work_tx.clone();
                 move || log.run(ingest_rx, out)
             })?,
             spawn("vigil-detect", move || detect.run(work_rx, detector, raised_tx))?,
-            spawn("vigil-store", move || store_loop(raised_rx, &store2, &stats2, interval))?,
+            store_thread,
         ];
         let reloader = Reloader { tx: work_tx };
 
@@ -282,6 +302,21 @@ impl Engine {
             if thread.join().is_err() {
                 error!("a pipeline thread panicked");
             }
+        }
+    }
+}
+
+/// Makes the calling thread `nice` steps nicer (Linux; elsewhere, and on failure, nothing).
+fn lower_priority(nice: i32) {
+    if nice <= 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let tid = rustix::thread::gettid();
+        let now = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), (now + nice).min(19)) {
+            warn!(error = %e, "cannot lower the index's priority");
         }
     }
 }
@@ -892,6 +927,7 @@ impl Correlation {
 /// The detection stage: matches batches in parallel, correlates, hands alerts to the store.
 struct DetectStage {
     correlation: Correlation,
+    batch_size: usize,
     stats: Arc<Stats>,
     health: Arc<SourceHealth>,
     health_every: Duration,
@@ -954,11 +990,28 @@ impl DetectStage {
         let mut last_snapshot = Instant::now();
         let mut last_health = Instant::now();
         let mut saved = *position;
-        while let Ok(work) = rx.recv() {
+        let mut held: Option<Work> = None;
+        while let Some(work) = held.take().or_else(|| rx.recv().ok()) {
             let correlator = &mut self.correlation.correlator;
             let mut events = 0;
             match work {
-                Work::Batch { inputs, position: p } => {
+                Work::Batch { mut inputs, position: mut p } => {
+                    // Batches queued behind this one join it, up to the batch size: under load
+                    // fewer, fuller batches (less overhead per event); the first thing that is
+                    // not a batch waits its turn.
+                    while inputs.len() < self.batch_size {
+                        match rx.try_recv() {
+                            Ok(Work::Batch { inputs: more, position }) => {
+                                inputs.extend(more);
+                                p = position;
+                            }
+                            Ok(other) => {
+                                held = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
                     let started = Instant::now();
                     let detected = detector.detect_batch_marked(&inputs, &workers, stats);
                     events = detected.marks.len() as u64;
