@@ -144,7 +144,9 @@ impl Engine {
         let stats = Arc::new(Stats::default());
         // The store thread opens the index itself, after lowering its priority: the index's
         // threads (merges, compression) inherit it.
-        let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(256);
+        // Alerts are large (fields, raw line): a short queue, so that a slow store pushes back on
+        // matching (and so on the senders) instead of holding them in memory.
+        let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(64);
         let (opened_tx, opened) = std::sync::mpsc::channel();
         let store_thread = {
             let (dir, memory) = (config.data_dir.join("alerts"), config.store.writer_memory_mb.saturating_mul(1 << 20));

@@ -102,6 +102,9 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// Segments with more alerts than this are left out of merges.
+const MAX_MERGE_DOCS: usize = 300_000;
+
 fn tantivy_time(t: DateTime<Utc>) -> tantivy::DateTime {
     tantivy::DateTime::from_timestamp_micros(t.timestamp_micros())
 }
@@ -119,6 +122,12 @@ impl AlertStore {
             tantivy::TantivyError::LockFailure(..) => StoreError::Locked { path: dir.display().to_string() },
             e => open(e),
         })?;
+        // Segments past MAX_MERGE_DOCS are not merged again: a merge never rewrites more than a
+        // few million alerts at once (the big merges of an index growing by thousands of alerts
+        // a second took seconds of CPU and gigabytes of memory, and stalled the pipeline).
+        let mut policy = tantivy::merge_policy::LogMergePolicy::default();
+        policy.set_max_docs_before_merge(MAX_MERGE_DOCS);
+        writer.set_merge_policy(Box::new(policy));
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(open)?;
         Ok(AlertStore { index, reader, writer: Mutex::new(writer), fields })
     }
