@@ -148,6 +148,8 @@ impl Engine {
         // matching (and so on the senders) instead of holding them in memory.
         let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(64);
         let (opened_tx, opened) = std::sync::mpsc::channel();
+        // Where the last run got to (committed, checkpoint), once it is read from the index.
+        let (begin_tx, begin) = std::sync::mpsc::channel::<(u64, u64)>();
         let store_thread = {
             let (dir, memory) = (config.data_dir.join("alerts"), config.store.writer_memory_mb.saturating_mul(1 << 20));
             let (stats, nice) = (stats.clone(), config.store.nice);
@@ -163,7 +165,9 @@ impl Engine {
                 };
                 let _ = opened_tx.send(Ok(store.clone()));
                 drop(opened_tx);
-                store_loop(raised_rx, &store, &stats, interval);
+                // Engine::start gave up without this: nothing to do.
+                let Ok((committed, checkpoint)) = begin.recv() else { return };
+                store_loop(raised_rx, &store, &stats, interval, committed, checkpoint);
             })?
         };
         let store = match opened.recv() {
@@ -191,6 +195,7 @@ impl Engine {
         stats.wal.processed.store(checkpoint, Ordering::Release);
         correlator.set_position(checkpoint);
         correlator.publish(&stats);
+        let _ = begin_tx.send((committed, checkpoint));
 
         // The stages and the bounded queues between them.
         let batch_size = config.pipeline.batch_size.max(1);
@@ -1094,16 +1099,32 @@ fn observe_batch(detected: &crate::pipeline::Detected, health: &SourceHealth, st
 }
 
 /// Adds alerts to the index and commits them with the log position they complete.
-fn store_loop(rx: crossbeam_channel::Receiver<Raised>, store: &AlertStore, stats: &Stats, interval: Duration) {
+/// `committed` is the position of the index's last commit; `checkpoint` where matching starts
+/// again (at or before it).
+fn store_loop(
+    rx: crossbeam_channel::Receiver<Raised>,
+    store: &AlertStore,
+    stats: &Stats,
+    interval: Duration,
+    committed: u64,
+    checkpoint: u64,
+) {
     let mut pending = 0usize;
-    let mut position = stats.wal.committed.load(Ordering::Acquire);
-    let mut committed = position;
+    let replay_until = committed;
+    let (mut position, mut committed) = (committed, committed);
+    let mut previous = checkpoint;
     let mut last_commit = Instant::now();
     loop {
         let wait = interval.saturating_sub(last_commit.elapsed());
         let disconnected = match rx.recv_timeout(wait) {
             Ok(raised) => {
-                match store.add(&raised.alerts) {
+                // Events at or before the last run's commit are matched again after a restart:
+                // the index may hold their alerts already (a batch covers what follows the
+                // previous batch's position).
+                let replayed = previous < replay_until;
+                previous = raised.position;
+                let result = store.add_with(&raised.alerts, |a| replayed || a.rule.id == crate::health::SILENT_RULE_ID);
+                match result {
                     Ok(()) => pending += raised.alerts.len(),
                     Err(e) => {
                         stats.error("store_error");
@@ -1226,12 +1247,14 @@ correlation:
             .collect()
     }
 
-    #[test]
-    fn at_its_cap_the_log_waits_for_the_checkpoint_instead_of_deleting() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let options =
-            crate::wal::WalOptions { segment_bytes: 1024, max_bytes: 4096, fsync: crate::wal::FsyncPolicy::Never };
-        let (wal, _) = Wal::open(dir.path(), options, 0).expect("open");
+    /// A log stage on a fresh log in `dir`, run on its own thread: its stats, its input, its
+    /// output and the thread.
+    #[allow(clippy::type_complexity)]
+    fn log_stage(
+        dir: &Path,
+        options: crate::wal::WalOptions,
+    ) -> (Arc<Stats>, mpsc::Sender<Ingest>, crossbeam_channel::Receiver<Work>, JoinHandle<()>) {
+        let (wal, _) = Wal::open(dir, options, 0).expect("open");
         let stats = Arc::new(Stats::default());
         let log = LogStage {
             wal,
@@ -1244,6 +1267,15 @@ correlation:
         let (tx, rx) = mpsc::channel(16);
         let (out_tx, out) = crossbeam_channel::unbounded();
         let thread = std::thread::spawn(move || log.run(rx, out_tx));
+        (stats, tx, out, thread)
+    }
+
+    #[test]
+    fn at_its_cap_the_log_waits_for_the_checkpoint_instead_of_deleting() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options =
+            crate::wal::WalOptions { segment_bytes: 1024, max_bytes: 4096, fsync: crate::wal::FsyncPolicy::Never };
+        let (stats, tx, out, thread) = log_stage(dir.path(), options);
         let batch = |work: Work| match work {
             Work::Batch { inputs, position } => Some((inputs.len(), position)),
             _ => None,
@@ -1284,19 +1316,7 @@ correlation:
             max_bytes: 1 << 30,
             fsync: crate::wal::FsyncPolicy::Interval(every),
         };
-        let (wal, _) = Wal::open(dir.path(), options, 0).expect("open");
-        let stats = Arc::new(Stats::default());
-        let log = LogStage {
-            wal,
-            checkpoint: 0,
-            sources: Arc::new(SourceMap::unassigned(vigil_parsers::DEFAULT_TZ)),
-            stats: stats.clone(),
-            batch_size: 1024,
-            quiet: Duration::from_secs(3600),
-        };
-        let (tx, rx) = mpsc::channel(16);
-        let (out_tx, out) = crossbeam_channel::unbounded();
-        let thread = std::thread::spawn(move || log.run(rx, out_tx));
+        let (stats, tx, out, thread) = log_stage(dir.path(), options);
         // No one waits: appended, handed on, not synced within the hour's interval.
         tx.blocking_send(Ingest::Messages { inputs: inputs(2, "plain"), ack: None }).expect("send");
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -74,6 +74,8 @@ pub struct AlertStore {
     index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
+    /// Ids of the alerts added last: one added again replaces its document.
+    recent: Mutex<Recent>,
     fields: Fields,
 }
 
@@ -100,6 +102,39 @@ fn schema() -> (Schema, Fields) {
         doc: b.add_text_field("doc", STORED),
     };
     (b.build(), fields)
+}
+
+/// How many of the last alert ids the store remembers, to replace an alert added again.
+pub const RECENT_IDS: usize = 1_000_000;
+
+/// The last [`RECENT_IDS`] alert ids, as 128-bit numbers (ids are 32 hex digits; another id is
+/// hashed).
+#[derive(Default)]
+struct Recent {
+    set: std::collections::HashSet<u128>,
+    order: std::collections::VecDeque<u128>,
+}
+
+impl Recent {
+    /// Remembers `id`; whether it was remembered already.
+    fn insert(&mut self, id: &str) -> bool {
+        let key = u128::from_str_radix(id, 16).unwrap_or_else(|_| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            id.hash(&mut h);
+            u128::from(h.finish())
+        });
+        if !self.set.insert(key) {
+            return true;
+        }
+        self.order.push_back(key);
+        if self.order.len() > RECENT_IDS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        false
+    }
 }
 
 /// Segments with more alerts than this are left out of merges.
@@ -129,13 +164,27 @@ impl AlertStore {
         policy.set_max_docs_before_merge(MAX_MERGE_DOCS);
         writer.set_merge_policy(Box::new(policy));
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(open)?;
-        Ok(AlertStore { index, reader, writer: Mutex::new(writer), fields })
+        Ok(AlertStore { index, reader, writer: Mutex::new(writer), recent: Mutex::new(Recent::default()), fields })
     }
 
-    /// Adds alerts; they become searchable at the next [`AlertStore::commit`].
+    /// Adds alerts; they become searchable at the next [`AlertStore::commit`]. An alert whose
+    /// id is among the last [`RECENT_IDS`] added replaces its document (a line sent again, a
+    /// message a RELP sender sent again after a restart, a suppressed alert raised again with
+    /// its count).
     pub fn add(&self, alerts: &[Alert]) -> Result<(), StoreError> {
+        self.add_with(alerts, |_| false)
+    }
+
+    /// [`AlertStore::add`], also replacing the alerts `may_exist` says the index may hold
+    /// already (those of events matched again after a restart).
+    ///
+    /// Replacing is a delete by id: tantivy resolves each against every segment at the next
+    /// commit and carries it through merges, which at thousands of alerts a second stalled the
+    /// pipeline and took gigabytes (BENCHMARKS.md). So it is done only where a duplicate can be.
+    pub fn add_with(&self, alerts: &[Alert], may_exist: impl Fn(&Alert) -> bool) -> Result<(), StoreError> {
         let f = self.fields;
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         for alert in alerts {
             let json = serde_json::to_string(alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut doc = TantivyDocument::default();
@@ -167,7 +216,10 @@ impl AlertStore {
                 }
             }
             doc.add_text(f.doc, &json);
-            writer.delete_term(Term::from_field_text(f.id, &alert.id));
+            let seen = recent.insert(&alert.id);
+            if seen || alert.suppressed.is_some() || may_exist(alert) {
+                writer.delete_term(Term::from_field_text(f.id, &alert.id));
+            }
             writer.add_document(doc)?;
         }
         Ok(())

@@ -81,6 +81,28 @@ fn alert_ids_are_deterministic() {
 }
 
 #[test]
+fn after_a_reopen_only_alerts_that_may_exist_replace_theirs() {
+    let (alerts, _, _d) = replay(LINES);
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let store = AlertStore::open(dir.path(), 20_000_000).expect("open store");
+        store.add(&alerts).expect("add");
+        store.commit().expect("commit");
+    }
+    let store = AlertStore::open(dir.path(), 20_000_000).expect("reopen store");
+    // Matched again after a restart (the pipeline says they may exist): replaced.
+    store.add_with(&alerts[..2], |_| true).expect("add again");
+    store.commit().expect("commit");
+    let total =
+        |store: &AlertStore| store.search(&AlertQuery { limit: 0, ..Default::default() }).expect("search").total;
+    assert_eq!(total(&store), 3);
+    // Added again within the same run: remembered, replaced.
+    store.add(&alerts[..2]).expect("add again");
+    store.commit().expect("commit");
+    assert_eq!(total(&store), 3);
+}
+
+#[test]
 fn store_searches_newest_first_with_ranges_and_replaces_by_id() {
     let (alerts, _, _d) = replay(LINES);
     let dir = tempfile::tempdir().expect("temp dir");
