@@ -1125,7 +1125,11 @@ fn store_loop(
                 previous = raised.position;
                 let result = store.add_with(&raised.alerts, |a| replayed || a.rule.id == crate::health::SILENT_RULE_ID);
                 match result {
-                    Ok(()) => pending += raised.alerts.len(),
+                    Ok(added) => {
+                        pending += added;
+                        // The same alert again (a line sent twice): counted as stored.
+                        Stats::add(&stats.alerts_stored, (raised.alerts.len() - added) as u64);
+                    }
                     Err(e) => {
                         stats.error("store_error");
                         error!(error = %e, "cannot index alerts");

@@ -168,24 +168,36 @@ impl AlertStore {
     }
 
     /// Adds alerts; they become searchable at the next [`AlertStore::commit`]. An alert whose
-    /// id is among the last [`RECENT_IDS`] added replaces its document (a line sent again, a
-    /// message a RELP sender sent again after a restart, a suppressed alert raised again with
-    /// its count).
+    /// id is among the last [`RECENT_IDS`] added is not added twice (a line sent again, a
+    /// message a RELP sender sent again after a restart); a suppressed alert raised again with
+    /// its count replaces the first.
     pub fn add(&self, alerts: &[Alert]) -> Result<(), StoreError> {
-        self.add_with(alerts, |_| false)
+        self.add_with(alerts, |_| false).map(|_| ())
     }
 
     /// [`AlertStore::add`], also replacing the alerts `may_exist` says the index may hold
-    /// already (those of events matched again after a restart).
+    /// already (those of events matched again after a restart). Returns how many documents
+    /// were added (an alert added moments ago is the same document, and skipped).
     ///
     /// Replacing is a delete by id: tantivy resolves each against every segment at the next
     /// commit and carries it through merges, which at thousands of alerts a second stalled the
     /// pipeline and took gigabytes (BENCHMARKS.md). So it is done only where a duplicate can be.
-    pub fn add_with(&self, alerts: &[Alert], may_exist: impl Fn(&Alert) -> bool) -> Result<(), StoreError> {
+    pub fn add_with(&self, alerts: &[Alert], may_exist: impl Fn(&Alert) -> bool) -> Result<usize, StoreError> {
         let f = self.fields;
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let mut added = 0;
         for alert in alerts {
+            // The same id is the same rule on the same event (time, host, raw line): an alert
+            // added moments ago is skipped, unless it comes back with a suppression count.
+            let seen = recent.insert(&alert.id);
+            if seen && alert.suppressed.is_none() {
+                continue;
+            }
+            if seen || alert.suppressed.is_some() || may_exist(alert) {
+                writer.delete_term(Term::from_field_text(f.id, &alert.id));
+            }
+            added += 1;
             let json = serde_json::to_string(alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let mut doc = TantivyDocument::default();
             doc.add_text(f.id, &alert.id);
@@ -216,13 +228,9 @@ impl AlertStore {
                 }
             }
             doc.add_text(f.doc, &json);
-            let seen = recent.insert(&alert.id);
-            if seen || alert.suppressed.is_some() || may_exist(alert) {
-                writer.delete_term(Term::from_field_text(f.id, &alert.id));
-            }
             writer.add_document(doc)?;
         }
-        Ok(())
+        Ok(added)
     }
 
     /// Commits added alerts and makes them visible to searches.
