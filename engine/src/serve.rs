@@ -574,7 +574,6 @@ impl LogStage {
         let started = Instant::now();
         match self.wal.sync() {
             Ok(()) => {
-                self.stats.wal.last_fsync_ns.store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 self.stats.fsync_latency.record(started.elapsed());
                 for ack in acks.drain(..) {
                     let _ = ack.send(());

@@ -89,8 +89,6 @@ pub struct WalStats {
     pub replayed: AtomicU64,
     /// Times appends waited because the log was at its size cap.
     pub full_waits: AtomicU64,
-    /// Nanoseconds of the last fsync.
-    pub last_fsync_ns: AtomicU64,
     /// Set by the log at its size cap: detection saves a snapshot at once (which moves the
     /// checkpoint on).
     pub snapshot_wanted: std::sync::atomic::AtomicBool,

@@ -102,19 +102,11 @@ fn problem_key(d: &Diagnostic) -> String {
 }
 
 fn fingerprints(set: &RuleSet) -> BTreeMap<String, (u64, String)> {
-    let mut out: BTreeMap<String, (u64, String)> =
-        set.iter().map(|r| (r.id.clone(), (r.fingerprint, r.title.clone()))).collect();
-    for c in set.correlations() {
-        let text = serde_json::to_string(c).unwrap_or_default();
-        let fp = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            text.hash(&mut h);
-            h.finish()
-        };
-        out.insert(c.meta.id.clone(), (fp, c.meta.title.clone()));
-    }
-    out
+    // Rules and correlation rules alike carry the hash of their document's text.
+    set.iter()
+        .chain(set.correlations().iter().map(|c| &c.meta))
+        .map(|r| (r.id.clone(), (r.fingerprint, r.title.clone())))
+        .collect()
 }
 
 impl RuleReloader {
