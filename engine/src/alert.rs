@@ -16,6 +16,9 @@ pub struct AlertRule {
     pub name: Option<String>,
     pub title: String,
     pub level: String,
+    /// The rule's `status` (`stable`, `test`, `experimental`...), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     pub author: Option<String>,
     pub tags: Vec<String>,
 }
@@ -110,6 +113,7 @@ impl Alert {
                 name: rule.name.clone(),
                 title: rule.title.clone(),
                 level: rule.level.as_str().to_owned(),
+                status: rule.status.clone(),
                 author: rule.author.clone(),
                 tags: rule.tags.clone(),
             },
@@ -139,6 +143,7 @@ impl Alert {
                 name: None,
                 title: rule_id.to_owned(),
                 level: "low".to_owned(),
+                status: None,
                 author: None,
                 tags: Vec::new(),
             },
@@ -170,7 +175,7 @@ pub fn alert_id(rule_id: &str, event: &Event) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-mod rfc3339 {
+pub(crate) mod rfc3339 {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -276,6 +276,7 @@ fn silent_alert(name: &str, e: &Entry, quiet: Duration, expected: Duration, now:
             name: Some("vigil_log_source_silent".to_owned()),
             title: SILENT_RULE_TITLE.to_owned(),
             level: "medium".to_owned(),
+            status: Some("stable".to_owned()),
             author: Some("vigil".to_owned()),
             tags: vec!["vigil.health".to_owned()],
         },

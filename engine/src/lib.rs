@@ -25,4 +25,6 @@ pub use correlate::Correlator;
 pub use pipeline::{Detected, Detector, Input, Mark, Workers};
 pub use serve::{Engine, EngineError};
 pub use stats::{Stats, StatsSnapshot};
-pub use store::{AlertQuery, AlertStore, SearchResult, StoreError};
+pub use store::{
+    AggQuery, AggResult, AlertQuery, AlertStore, Facet, RuleHits, Scope, SearchResult, SortOrder, StoreError,
+};

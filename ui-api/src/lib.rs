@@ -1,39 +1,51 @@
 //! vigil's HTTP API for SOC analysts. Architecture invariant: only this crate speaks HTTP.
 //!
-//! Routes (all JSON):
+//! Routes (JSON unless said; [`access`] says which role may call which):
 //! - `GET /api/v1/health`: liveness, no authentication.
-//! - `GET /api/v1/alerts?q=&from=&to=&limit=`: alert search, newest first.
+//! - `GET /api/v1/openapi.json`: the OpenAPI document, no authentication.
+//! - `GET /api/v1/alerts?q=&from=&to=&limit=&sort=&cursor=`: alert search, a page at a time.
+//! - `GET /api/v1/alerts/aggregations?q=&from=&to=&facets=&size=&histogram=`: counts by
+//!   facet and over time.
+//! - `GET /api/v1/alerts/export?q=&from=&to=&sort=&format=ndjson|csv&limit=`: a search's
+//!   alerts, streamed.
+//! - `GET /api/v1/alerts/{id}`: one alert, its events, its member alerts.
 //! - `GET /api/v1/stats`: pipeline counters.
-//! - `GET /api/v1/rules`: the loaded rules and correlation rules.
-//! - `GET /api/v1/sources`: every source with its counts, last event, rate and health state.
+//! - `GET /api/v1/rules`: the loaded rules and correlation rules, with their alerts (in the
+//!   caller's scope) and last hit.
+//! - `GET /api/v1/sources`: the sources the caller may see, with counts, rates and health.
 //! - `GET /metrics`: Prometheus text format (see [`metrics`]).
 //! - `POST /api/v1/rules/reload`: load the rule folders again and swap them in (see
 //!   [`reload`]); 200 with the difference, or 422 with the problems that refused it.
 //!
-//! Every route but health needs `Authorization: Bearer TOKEN`; anything else is a 401 with a
-//! JSON error that reveals nothing more.
+//! Every other route needs `Authorization: Bearer TOKEN`; anything else is a 401 with a JSON
+//! error that reveals nothing more. A role that may not call a route gets a 403; an alert
+//! outside the caller's scope is a 404, as one that does not exist. Every call is written to
+//! the [`audit`] log.
 
+pub mod access;
+pub mod audit;
 pub mod metrics;
+pub mod openapi;
 pub mod reload;
+pub mod search;
 pub mod token;
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::extract::{Query, Request, State};
+use axum::extract::{ConnectInfo, Extension, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use vigil_engine::{AlertQuery, AlertStore, Stats, StoreError};
+use vigil_engine::{AlertStore, Scope, Stats};
 
-/// Default and largest `limit` of an alert search.
-pub const DEFAULT_LIMIT: usize = 100;
-pub const MAX_LIMIT: usize = 10_000;
+use access::{Action, Caller};
+
+pub use search::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -46,13 +58,21 @@ pub struct AppState {
     pub reloader: Option<Arc<reload::RuleReloader>>,
     /// Per-source counters and health.
     pub health: Arc<vigil_engine::health::SourceHealth>,
+    /// The bootstrap admin token.
     pub admin_token: Arc<String>,
+    /// Role tokens (`vigil token create`).
+    pub tokens: Arc<access::TokenStore>,
+    /// Where every call is recorded; `None` in tests of the API alone.
+    pub audit: Option<Arc<audit::AuditLog>>,
 }
 
 /// The API router.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/alerts", get(search::alerts))
+        .route("/api/v1/alerts/aggregations", get(search::aggregations))
+        .route("/api/v1/alerts/export", get(search::export))
+        .route("/api/v1/alerts/{id}", get(search::detail))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/rules/reload", post(reload_rules))
@@ -60,28 +80,102 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(prometheus))
         .fallback(not_found)
         // Unknown paths need the token too: a 404 would tell a stranger what exists.
-        .layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new().route("/api/v1/health", get(health)).merge(protected).with_state(state)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(search::openapi))
+        .merge(protected)
+        .with_state(state)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let presented = request
+/// An error answer: `{"error": message}`, and for a query that does not parse, the byte
+/// `position` where it went wrong.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub position: Option<usize>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into(), position: None }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.message });
+        if let Some(p) = self.position {
+            body["position"] = json!(p);
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// A 403 unless the caller's role may do `action`.
+pub(crate) fn permit(caller: &Caller, action: Action) -> Result<(), ApiError> {
+    if caller.role.may(action) {
+        return Ok(());
+    }
+    Err(ApiError::new(StatusCode::FORBIDDEN, format!("forbidden: the {} role may not do this", caller.role.name())))
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let ok = presented.is_some_and(|t| bool::from(t.as_bytes().ct_eq(state.admin_token.as_bytes())));
-    if !ok {
-        let mut resp = error(StatusCode::UNAUTHORIZED, "unauthorized");
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return resp;
+        .map(str::trim)
+}
+
+/// Finds the caller of a request (or answers 401), runs it, and records it in the audit log.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let peer = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+    let caller = match bearer(&request) {
+        None => None,
+        Some(t) if bool::from(t.as_bytes().ct_eq(state.admin_token.as_bytes())) => Some(Caller::admin()),
+        Some(t) => match state.tokens.authenticate(t) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the token file");
+                None
+            }
+        },
+    };
+    let response = match &caller {
+        None => {
+            let mut resp = error(StatusCode::UNAUTHORIZED, "unauthorized");
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp
+        }
+        Some(c) => {
+            request.extensions_mut().insert(c.clone());
+            next.run(request).await
+        }
+    };
+    if let Some(audit) = &state.audit {
+        audit.record(&audit::Entry {
+            caller: caller.as_ref(),
+            method: &method,
+            path: &path,
+            query: query.as_deref(),
+            status: response.status().as_u16(),
+            results: response.extensions().get::<audit::Results>().map(|r| r.0),
+            millis: started.elapsed().as_secs_f64() * 1000.0,
+            peer,
+        });
     }
-    next.run(request).await
+    response
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -92,67 +186,72 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not found")
 }
 
-#[derive(Debug, Deserialize)]
-struct AlertParams {
-    q: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<usize>,
-}
-
-fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, String> {
-    match value.filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => DateTime::parse_from_rfc3339(v)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|e| format!("`{name}` is not an RFC 3339 time: {e}")),
+async fn stats(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
+    if let Err(r) = permit(&caller, Action::Stats) {
+        return r.into_response();
     }
+    Json(state.stats.snapshot()).into_response()
 }
 
-async fn alerts(
-    State(state): State<AppState>,
-    params: Result<Query<AlertParams>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Query(params) = match params {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
-    };
-    let (from, to) = match (parse_time("from", params.from.as_deref()), parse_time("to", params.to.as_deref())) {
-        (Ok(f), Ok(t)) => (f, t),
-        (Err(m), _) | (_, Err(m)) => return error(StatusCode::BAD_REQUEST, &m),
-    };
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit > MAX_LIMIT {
-        return error(StatusCode::BAD_REQUEST, &format!("`limit` is at most {MAX_LIMIT}"));
+async fn rules(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
+    if let Err(r) = permit(&caller, Action::ReadRules) {
+        return r.into_response();
     }
-    let query = AlertQuery { q: params.q.unwrap_or_default(), from, to, limit };
-    let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.search(&query)).await {
-        Ok(Ok(result)) => Json(result).into_response(),
-        Ok(Err(StoreError::Query(m))) => error(StatusCode::BAD_REQUEST, &format!("invalid query: {m}")),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "alert search failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "search failed")
-        }
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "search failed"),
-    }
-}
-
-async fn stats(State(state): State<AppState>) -> Json<vigil_engine::StatsSnapshot> {
-    Json(state.stats.snapshot())
-}
-
-async fn rules(State(state): State<AppState>) -> Json<serde_json::Value> {
     let view = reload::current(&state.rules);
-    Json(json!({ "total": view.rules.len(), "rules": view.rules, "correlations": view.correlations }))
+    let store = state.store.clone();
+    // A rule author reads rules, not alerts: no counts for that role.
+    let scope = caller.role.may(Action::ReadAlerts).then(|| caller.scope.clone());
+    let hits = match scope {
+        None => Default::default(),
+        Some(scope) => match tokio::task::spawn_blocking(move || store.rule_hits(&scope)).await {
+            Ok(Ok(h)) => h,
+            _ => return error(StatusCode::INTERNAL_SERVER_ERROR, "rule hits unavailable"),
+        },
+    };
+    let counted = caller.role.may(Action::ReadAlerts);
+    let with_hits = |id: &str, mut v: serde_json::Value| {
+        if counted {
+            let h = hits.get(id);
+            v["alerts"] = json!(h.map_or(0, |h| h.alerts));
+            v["last_hit"] =
+                json!(h.and_then(|h| h.last).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+        }
+        v
+    };
+    let rules: Vec<serde_json::Value> =
+        view.rules.iter().map(|r| with_hits(&r.id, serde_json::to_value(r).unwrap_or_default())).collect();
+    let correlations: Vec<serde_json::Value> =
+        view.correlations.iter().map(|c| with_hits(&c.meta.id, serde_json::to_value(c).unwrap_or_default())).collect();
+    let total = rules.len();
+    let mut resp = Json(json!({ "total": total, "rules": rules, "correlations": correlations })).into_response();
+    resp.extensions_mut().insert(audit::Results(total as u64));
+    resp
 }
 
-async fn sources(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let sources = state.health.list();
-    Json(json!({ "total": sources.len(), "sources": sources }))
+async fn sources(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
+    if let Err(r) = permit(&caller, Action::Sources) {
+        return r.into_response();
+    }
+    let sources: Vec<_> = state
+        .health
+        .list()
+        .into_iter()
+        .filter(|s| match &caller.scope {
+            Scope::All => true,
+            Scope::Province(p) => &s.province == p,
+            Scope::Agency(a) => &s.agency == a,
+        })
+        .collect();
+    let total = sources.len();
+    let mut resp = Json(json!({ "total": total, "sources": sources })).into_response();
+    resp.extensions_mut().insert(audit::Results(total as u64));
+    resp
 }
 
-async fn prometheus(State(state): State<AppState>) -> Response {
+async fn prometheus(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
+    if let Err(r) = permit(&caller, Action::Stats) {
+        return r.into_response();
+    }
     let registry = metrics::registry(state.stats.clone(), state.health.clone(), state.rules.clone());
     match metrics::render(&registry) {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
@@ -160,11 +259,15 @@ async fn prometheus(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn reload_rules(State(state): State<AppState>) -> Response {
+async fn reload_rules(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
+    if let Err(r) = permit(&caller, Action::ReloadRules) {
+        return r.into_response();
+    }
     let Some(reloader) = &state.reloader else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "rule reload is not available here");
     };
     let report = reloader.reload().await;
+    tracing::info!(by = %caller.name, token = %caller.token, reloaded = report.reloaded, "rule reload requested");
     let status = if report.reloaded { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     (status, Json(report)).into_response()
 }
@@ -193,6 +296,8 @@ mod tests {
                 },
             )),
             admin_token: Arc::new("s3cret".to_owned()),
+            tokens: Arc::new(access::TokenStore::new(dir)),
+            audit: None,
         }
     }
 

@@ -89,6 +89,68 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// API tokens: create (shown once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once (only its hash is kept).
+    Create {
+        /// national_analyst, provincial_analyst (needs --province), agency_viewer (needs
+        /// --agency), rule_author or admin.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        province: Option<String>,
+        #[arg(long)]
+        agency: Option<String>,
+        /// A name for the token's owner, shown in the audit log (default: role and scope).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        place: DataDirArgs,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        place: DataDirArgs,
+    },
+    /// Revoke a token by its id; it stops working at its next request.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        place: DataDirArgs,
+    },
+}
+
+/// Where `serve` keeps its data: the configuration's `data_dir`, or `--data-dir`.
+#[derive(clap::Args)]
+struct DataDirArgs {
+    /// TOML file overriding the embedded default configuration (for its `data_dir`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The data dir `vigil serve` uses (default: ./vigil-data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataDirArgs {
+    fn resolve(&self) -> Result<PathBuf> {
+        if let Some(d) = &self.data_dir {
+            return Ok(d.clone());
+        }
+        let config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default_config()?,
+        };
+        Ok(config.data_dir)
+    }
 }
 
 #[derive(Subcommand)]
@@ -231,7 +293,77 @@ fn main() -> Result<std::process::ExitCode> {
         Command::Rules { command: RulesCommand::Profile { paths, events, top, passes, json, config } } => {
             profile(paths, events, top, passes, json, config).map(ok)
         }
+        Command::Token { command } => token(command).map(ok),
     }
+}
+
+fn token(command: TokenCommand) -> Result<()> {
+    use vigil_ui_api::access::{NewToken, Role, TokenStore};
+    let mut out = std::io::stdout().lock();
+    match command {
+        TokenCommand::Create { role, province, agency, name, place } => {
+            let role = Role::from_name(&role).with_context(|| {
+                let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown role {role:?}; roles are {}", names.join(", "))
+            })?;
+            let store = TokenStore::new(&place.resolve()?);
+            let (record, secret) = store.create(NewToken { role, province, agency, name })?;
+            eprintln!(
+                "vigil token: created {} ({}, {}) in {}; the token is shown once:",
+                record.id,
+                record.name,
+                record.role.name(),
+                store.path().display()
+            );
+            writeln!(out, "{secret}")?;
+        }
+        TokenCommand::List { json, place } => {
+            let store = TokenStore::new(&place.resolve()?);
+            let tokens = store.list()?;
+            if json {
+                for t in &tokens {
+                    let mut v = serde_json::to_value(t)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("hash");
+                    }
+                    writeln!(out, "{v}")?;
+                }
+            } else {
+                writeln!(
+                    out,
+                    "{:<8}  {:<18}  {:<16}  {:<24}  {:<20}  revoked",
+                    "id", "role", "scope", "name", "created"
+                )?;
+                for t in &tokens {
+                    let scope = match (&t.province, &t.agency) {
+                        (Some(p), _) => format!("province {p}"),
+                        (_, Some(a)) => format!("agency {a}"),
+                        _ => "all".to_owned(),
+                    };
+                    let when = |d: &chrono::DateTime<chrono::Utc>| d.format("%Y-%m-%d %H:%M:%S").to_string();
+                    writeln!(
+                        out,
+                        "{:<8}  {:<18}  {:<16}  {:<24}  {:<20}  {}",
+                        t.id,
+                        t.role.name(),
+                        scope,
+                        t.name,
+                        when(&t.created),
+                        t.revoked.as_ref().map(when).unwrap_or_else(|| "-".into())
+                    )?;
+                }
+            }
+        }
+        TokenCommand::Revoke { id, place } => {
+            let store = TokenStore::new(&place.resolve()?);
+            if store.revoke(&id)? {
+                writeln!(out, "vigil token: revoked {id}")?;
+            } else {
+                writeln!(out, "vigil token: {id} was revoked already")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Loads rules and reports every one that did not load on stderr.
@@ -286,6 +418,8 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
     let view = Arc::new(std::sync::RwLock::new(Arc::new(RulesView::of(&rules))));
     let baseline = Baseline::of(&rules, &diagnostics);
     let (token, origin) = admin_token(&config.data_dir)?;
+    let audit = vigil_ui_api::audit::AuditLog::open(&config.data_dir)
+        .with_context(|| format!("cannot open the audit log in {}", config.data_dir.display()))?;
     let sources = Arc::new(source_map(&config)?);
     eprintln!(
         "vigil serve: sources: {} configured; unknown senders: {:?}",
@@ -357,8 +491,11 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
             reloader: Some(reloader),
             health: engine.health.clone(),
             admin_token: Arc::new(token),
+            tokens: Arc::new(vigil_ui_api::access::TokenStore::new(&config.data_dir)),
+            audit: Some(Arc::new(audit)),
         };
-        axum::serve(listener, vigil_ui_api::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+        let app = vigil_ui_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
         anyhow::Ok(engine)
     })?;
     drop(runtime);
