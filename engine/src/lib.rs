@@ -17,6 +17,7 @@ pub mod sources;
 pub mod stats;
 pub mod store;
 pub mod tls;
+pub mod triage;
 pub mod wal;
 
 pub use alert::{Alert, AlertRule, AlertSource};

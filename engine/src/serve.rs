@@ -49,6 +49,8 @@ pub enum EngineError {
     Snapshot(#[from] crate::correlate::SnapshotError),
     #[error(transparent)]
     Wal(#[from] WalError),
+    #[error(transparent)]
+    Triage(#[from] crate::triage::TriageError),
 }
 
 /// A started engine. Drop the tokio runtime, then call [`Engine::join`] to drain and commit.
@@ -66,6 +68,8 @@ pub struct Engine {
     pub reloader: Reloader,
     /// Per-source counters and health.
     pub health: Arc<SourceHealth>,
+    /// Analysts' triage of alerts (the index keeps a copy of status and assignee).
+    pub triage: Arc<crate::triage::TriageStore>,
     tasks: Vec<TaskHandle<()>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -150,13 +154,15 @@ impl Engine {
         let (opened_tx, opened) = std::sync::mpsc::channel();
         // Where the last run got to (committed, checkpoint), once it is read from the index.
         let (begin_tx, begin) = std::sync::mpsc::channel::<(u64, u64)>();
+        let triage = Arc::new(crate::triage::TriageStore::open(&config.data_dir.join("triage.redb"))?);
+        let triaged = triage.all()?;
         let store_thread = {
             let (dir, memory) = (config.data_dir.join("alerts"), config.store.writer_memory_mb.saturating_mul(1 << 20));
             let (stats, nice) = (stats.clone(), config.store.nice);
             let interval = Duration::from_millis(config.store.commit_interval_ms.clamp(10, 1000));
             spawn("vigil-store", move || {
                 lower_priority(nice);
-                let store = match AlertStore::open(&dir, memory) {
+                let store = match AlertStore::open(&dir, memory).and_then(|s| s.load_triage(&triaged).map(|()| s)) {
                     Ok(s) => Arc::new(s),
                     Err(e) => {
                         let _ = opened_tx.send(Err(e));
@@ -294,7 +300,20 @@ impl Engine {
             }
         }));
 
-        Ok(Engine { store, stats, udp_addr, tcp_addr, tls_addr, relp_addr, dev_cert, reloader, health, tasks, threads })
+        Ok(Engine {
+            store,
+            stats,
+            udp_addr,
+            tcp_addr,
+            tls_addr,
+            relp_addr,
+            dev_cert,
+            reloader,
+            health,
+            triage,
+            tasks,
+            threads,
+        })
     }
 
     /// Stops the listeners, waits until every received event is in the log, matched, and its
@@ -1140,7 +1159,9 @@ fn store_loop(
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => false,
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => true,
         };
-        if (pending > 0 || position != committed) && (disconnected || last_commit.elapsed() >= interval) {
+        // Triage changes re-index their alerts: they too wait for a commit.
+        let dirty = pending > 0 || position != committed || store.has_uncommitted();
+        if dirty && (disconnected || last_commit.elapsed() >= interval) {
             let started = Instant::now();
             match store.commit_at(position) {
                 Ok(()) => {

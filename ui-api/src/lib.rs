@@ -8,7 +8,9 @@
 //!   facet and over time.
 //! - `GET /api/v1/alerts/export?q=&from=&to=&sort=&format=ndjson|csv&limit=`: a search's
 //!   alerts, streamed.
-//! - `GET /api/v1/alerts/{id}`: one alert, its events, its member alerts.
+//! - `GET /api/v1/alerts/{id}`: one alert, its triage and history, its events, its member
+//!   alerts and the correlations it is a member of.
+//! - `POST /api/v1/alerts/{id}/triage`: change status, assignee, or add a note.
 //! - `GET /api/v1/stats`: pipeline counters.
 //! - `GET /api/v1/rules`: the loaded rules and correlation rules, with their alerts (in the
 //!   caller's scope) and last hit.
@@ -64,6 +66,8 @@ pub struct AppState {
     pub tokens: Arc<access::TokenStore>,
     /// Where every call is recorded; `None` in tests of the API alone.
     pub audit: Option<Arc<audit::AuditLog>>,
+    /// Analysts' triage; `None` where the engine does not run.
+    pub triage: Option<Arc<vigil_engine::triage::TriageStore>>,
 }
 
 /// The API router.
@@ -73,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/alerts/aggregations", get(search::aggregations))
         .route("/api/v1/alerts/export", get(search::export))
         .route("/api/v1/alerts/{id}", get(search::detail))
+        .route("/api/v1/alerts/{id}/triage", post(search::triage))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/rules/reload", post(reload_rules))
@@ -298,6 +303,7 @@ mod tests {
             admin_token: Arc::new("s3cret".to_owned()),
             tokens: Arc::new(access::TokenStore::new(dir)),
             audit: None,
+            triage: None,
         }
     }
 

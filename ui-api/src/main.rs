@@ -493,6 +493,7 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
             admin_token: Arc::new(token),
             tokens: Arc::new(vigil_ui_api::access::TokenStore::new(&config.data_dir)),
             audit: Some(Arc::new(audit)),
+            triage: Some(engine.triage.clone()),
         };
         let app = vigil_ui_api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;

@@ -116,6 +116,29 @@ pub struct DetailDoc {
     member_of: Vec<serde_json::Value>,
 }
 
+/// A triage change: each part optional; `"assignee": null` unassigns.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TriageChangeDoc {
+    /// `new`, `in_progress`, `closed_true_positive` or `closed_false_positive`.
+    status: Option<String>,
+    assignee: Option<String>,
+    /// A note, kept with its author and time.
+    note: Option<String>,
+}
+
+/// An alert's triage and its history.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TriageDoc {
+    /// `status`, `assignee`, `notes` (author, time, text), `updated`, `updated_by`.
+    #[schema(value_type = Object)]
+    triage: serde_json::Value,
+    /// Every change: `seq`, `time`, `by`, and `status`/`assignee` as [before, after], `note`.
+    #[schema(value_type = Vec<Object>)]
+    history: Vec<serde_json::Value>,
+}
+
 struct Bearer;
 
 impl Modify for Bearer {
@@ -133,8 +156,9 @@ impl Modify for Bearer {
         crate::search::aggregations,
         crate::search::export,
         crate::search::detail,
+        crate::search::triage,
     ),
-    components(schemas(ErrorBody, AlertDoc, SearchPage, BucketDoc, FacetDoc, TimeBucketDoc, HistogramDoc, AggregationsDoc, DetailDoc)),
+    components(schemas(ErrorBody, AlertDoc, SearchPage, BucketDoc, FacetDoc, TimeBucketDoc, HistogramDoc, AggregationsDoc, DetailDoc, TriageChangeDoc, TriageDoc)),
     modifiers(&Bearer),
     security(("bearer" = [])),
 )]

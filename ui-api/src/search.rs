@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
-use vigil_engine::store::schema::{Entity, entities};
+use vigil_engine::store::schema::{Entity, TriageFields, entities};
+use vigil_engine::triage::{Change, TriageError};
 use vigil_engine::{AggQuery, Alert, AlertQuery, Facet, SortOrder, StoreError};
 
 use crate::access::{Action, Caller};
@@ -166,7 +167,12 @@ pub async fn alerts(
     let store = state.store.clone();
     let result = blocking(move || store.search(&query)).await?;
     let n = result.alerts.len() as u64;
-    Ok(with_results(Json(result).into_response(), n))
+    let alerts: Vec<serde_json::Value> = result.alerts.iter().map(|a| with_triage(&state, a)).collect();
+    let mut body = json!({ "total": result.total, "alerts": alerts });
+    if let Some(next) = result.next {
+        body["next"] = json!(next);
+    }
+    Ok(with_results(Json(body).into_response(), n))
 }
 
 /// `GET /api/v1/alerts/aggregations`: counts by facet and a time histogram.
@@ -268,13 +274,85 @@ pub async fn detail(
     } else {
         members.iter().filter(|m| m.correlation.is_none()).map(event_of).collect()
     };
+    let (triage, history) = match state.triage.clone() {
+        Some(store) => {
+            let id = alert.id.clone();
+            let read =
+                tokio::task::spawn_blocking(move || Ok::<_, TriageError>((store.get(&id)?, store.history(&id)?)));
+            match read.await {
+                Ok(Ok((t, h))) => (json!(t), json!(h)),
+                _ => return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "triage unavailable")),
+            }
+        }
+        None => (json!({"status": "new"}), json!([])),
+    };
     let body = json!({
         "alert": alert,
+        "triage": triage,
+        "history": history,
         "events": events,
-        "members": members,
+        "members": members.iter().map(|m| with_triage(&state, m)).collect::<Vec<_>>(),
         "member_of": member_of.iter().map(|a| json!({"id": a.id, "rule": a.rule.title, "time": a.time})).collect::<Vec<_>>(),
     });
     Ok(with_results(Json(body).into_response(), 1))
+}
+
+/// `POST /api/v1/alerts/{id}/triage` with `{"status": ..., "assignee": ..., "note": ...}` (each
+/// optional; `"assignee": null` unassigns): changes the alert's triage, keeps the change in its
+/// history, and answers the new state and the history. 404 when the caller may not see the
+/// alert.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/triage", tag = "alerts",
+    params(("id" = String, Path, description = "The alert's id")),
+    request_body(content = crate::openapi::TriageChangeDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new triage state and its history", body = crate::openapi::TriageDoc),
+        (status = 400, description = "Nothing to change, or a bad value", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No valid token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not triage", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such alert in the caller's scope", body = crate::openapi::ErrorBody),
+    ))]
+pub async fn triage(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<Change>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    permit(&caller, Action::Triage)?;
+    let Json(change) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Some(triage) = state.triage.clone() else {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "triage is not available here"));
+    };
+    let store = state.store.clone();
+    let scope = caller.scope.clone();
+    let by = caller.name.clone();
+    let done = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let alert = store.get(&[id.as_str()], &scope).map_err(store_error)?.into_iter().next();
+        let Some(alert) = alert else {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "no such alert"));
+        };
+        let fail = |e: TriageError| match e {
+            TriageError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
+            e => {
+                tracing::error!(error = %e, "triage store failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "triage failed")
+            }
+        };
+        let t = triage.update(&alert.id, &change, &by).map_err(fail)?;
+        store.retriage(&alert, TriageFields::of(&t)).map_err(store_error)?;
+        let history = triage.history(&alert.id).map_err(fail)?;
+        Ok((t, history))
+    })
+    .await
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "triage failed"))??;
+    Ok(with_results(Json(json!({ "triage": done.0, "history": done.1 })).into_response(), 1))
+}
+
+/// The alert's JSON with its triage status and assignee (`{"status": "new"}` when untouched).
+fn with_triage(state: &AppState, a: &Alert) -> serde_json::Value {
+    let mut v = serde_json::to_value(a).unwrap_or_default();
+    let t = state.store.triage_of(&a.id).unwrap_or_else(|| TriageFields { status: "new".into(), assignee: None });
+    v["triage"] = json!(t);
+    v
 }
 
 fn event_of(a: &Alert) -> serde_json::Value {

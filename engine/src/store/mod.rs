@@ -79,6 +79,8 @@ pub struct AlertStore {
     recent: Mutex<Recent>,
     /// The triage state of alerts that have one: an alert indexed again keeps it.
     triage: Mutex<std::collections::HashMap<String, TriageFields>>,
+    /// Documents changed outside the pipeline (triage) and not yet committed.
+    uncommitted: std::sync::atomic::AtomicBool,
     fields: Fields,
 }
 
@@ -164,6 +166,7 @@ impl AlertStore {
             writer: Mutex::new(writer),
             recent: Mutex::new(Recent::default()),
             triage: Mutex::new(std::collections::HashMap::new()),
+            uncommitted: std::sync::atomic::AtomicBool::new(false),
             fields,
         })
     }
@@ -208,7 +211,10 @@ impl AlertStore {
 
     /// Commits added alerts and makes them visible to searches.
     pub fn commit(&self) -> Result<(), StoreError> {
-        self.writer.lock().unwrap_or_else(|p| p.into_inner()).commit()?;
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.uncommitted.store(false, std::sync::atomic::Ordering::Release);
+        writer.commit()?;
+        drop(writer);
         self.reader.reload()?;
         Ok(())
     }
@@ -218,6 +224,7 @@ impl AlertStore {
     pub fn commit_at(&self, position: u64) -> Result<(), StoreError> {
         {
             let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            self.uncommitted.store(false, std::sync::atomic::Ordering::Release);
             let mut prepared = writer.prepare_commit()?;
             prepared.set_payload(&format!("{{\"wal\":{position}}}"));
             prepared.commit()?;
@@ -235,6 +242,58 @@ impl AlertStore {
         value["wal"]
             .as_u64()
             .ok_or_else(|| StoreError::Corrupt(format!("commit payload without a position: {payload}")))
+    }
+
+    /// Whether documents were changed outside the pipeline since the last commit (the store
+    /// thread then commits even without new alerts).
+    pub fn has_uncommitted(&self) -> bool {
+        self.uncommitted.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Takes the triage store's states (at startup): alerts indexed again keep them, and an
+    /// alert whose document does not show its state (a triage change the index lost in a
+    /// crash before its commit) is indexed again now.
+    pub fn load_triage(&self, all: &[(String, crate::triage::Triage)]) -> Result<(), StoreError> {
+        let f = self.fields;
+        let states: Vec<(&str, TriageFields)> = all.iter().map(|(id, t)| (id.as_str(), TriageFields::of(t))).collect();
+        self.triage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(states.iter().map(|(id, t)| ((*id).to_owned(), t.clone())));
+        let searcher = self.reader.searcher();
+        let mut stale = Vec::new();
+        for (id, t) in &states {
+            let mut clauses: Vec<Box<dyn Query>> =
+                vec![Box::new(TermQuery::new(Term::from_field_text(f.id, id), IndexRecordOption::Basic))];
+            clauses
+                .push(Box::new(TermQuery::new(Term::from_field_text(f.status, &t.status), IndexRecordOption::Basic)));
+            if searcher.search(&*query::all_of(clauses), &Count)? == 0 {
+                stale.push(*id);
+            }
+        }
+        for alert in self.get(&stale, &Scope::All)? {
+            if let Some(t) = states.iter().find(|(id, _)| *id == alert.id).map(|(_, t)| t.clone()) {
+                self.retriage(&alert, t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Indexes `alert` again with its new triage state (searchable after the next commit).
+    pub fn retriage(&self, alert: &Alert, triage: TriageFields) -> Result<(), StoreError> {
+        let f = self.fields;
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let json = serde_json::to_string(alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        writer.delete_term(Term::from_field_text(f.id, &alert.id));
+        writer.add_document(schema::document(&f, alert, json, Some(&triage)))?;
+        self.triage.lock().unwrap_or_else(|p| p.into_inner()).insert(alert.id.clone(), triage);
+        self.uncommitted.store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// The triage state an alert is indexed with, when it has one.
+    pub fn triage_of(&self, id: &str) -> Option<TriageFields> {
+        self.triage.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
 
     /// The caller's query, time range and scope as one query (no cursor).

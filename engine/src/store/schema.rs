@@ -327,10 +327,17 @@ fn ip(v: &str) -> Option<Ipv6Addr> {
 }
 
 /// Triage state an alert is indexed with.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TriageFields {
     pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
+}
+
+impl TriageFields {
+    pub fn of(t: &crate::triage::Triage) -> TriageFields {
+        TriageFields { status: t.status.name().to_owned(), assignee: t.assignee.clone() }
+    }
 }
 
 /// The document of an alert; `json` is the alert serialized.
