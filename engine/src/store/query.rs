@@ -106,7 +106,7 @@ pub(crate) fn parse_user(index: &Index, f: &Fields, q: &str) -> Result<Option<Bo
             return Err(invalid(message, first.map(|e| e.pos.min(q.len()))));
         }
     };
-    let ast = wildcards(ast)?;
+    let ast = wildcards(ast, index.schema())?;
     let mut parser = QueryParser::for_index(index, vec![f.message, f.rule_title]);
     parser.set_conjunction_by_default();
     parser.allow_regexes();
@@ -129,14 +129,25 @@ pub(crate) fn parse_user(index: &Index, f: &Fields, q: &str) -> Result<Option<Bo
 /// The default fields a bare wildcard is looked for in.
 const DEFAULT_FIELDS: &[&str] = &["message", "rule_title"];
 
-/// Turns words with `*` or `?` into regexes over the field's terms, folded like the field.
-fn wildcards(ast: UserInputAst) -> Result<UserInputAst, StoreError> {
+/// Turns words with `*` or `?` into regexes over the field's terms, folded like the field, and
+/// refuses `field:*` (exists) on a field that cannot answer it.
+fn wildcards(ast: UserInputAst, schema: tantivy::schema::Schema) -> Result<UserInputAst, StoreError> {
     Ok(match ast {
         UserInputAst::Clause(clauses) => UserInputAst::Clause(
-            clauses.into_iter().map(|(o, a)| wildcards(a).map(|a| (o, a))).collect::<Result<_, _>>()?,
+            clauses.into_iter().map(|(o, a)| wildcards(a, schema.clone()).map(|a| (o, a))).collect::<Result<_, _>>()?,
         ),
-        UserInputAst::Boost(a, b) => UserInputAst::Boost(Box::new(wildcards(*a)?), b),
+        UserInputAst::Boost(a, b) => UserInputAst::Boost(Box::new(wildcards(*a, schema)?), b),
         UserInputAst::Leaf(leaf) => match *leaf {
+            UserInputLeaf::Exists { field } => {
+                let fast = schema.get_field(&field).map(|f| schema.get_field_entry(f).is_fast());
+                match fast {
+                    Ok(true) => UserInputAst::Leaf(Box::new(UserInputLeaf::Exists { field })),
+                    Ok(false) => {
+                        return Err(invalid(format!("`{field}:*` (has a value) is not supported on `{field}`"), None));
+                    }
+                    Err(_) => return Err(invalid(format!("unknown field `{field}`"), None)),
+                }
+            }
             UserInputLeaf::Literal(lit)
                 if lit.delimiter == query_grammar::Delimiter::None
                     && lit.phrase.contains(['*', '?'])

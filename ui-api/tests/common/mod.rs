@@ -239,6 +239,43 @@ impl Server {
         (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}")))
     }
 
+    /// `GET path?params` with `token`: status and body text (the parameters are URL-encoded).
+    pub fn get_as(&self, path: &str, params: &[(&str, &str)], token: &str) -> (u16, String) {
+        let mut req =
+            agent().get(format!("http://{}{path}", self.http)).header("Authorization", format!("Bearer {token}"));
+        for (k, v) in params {
+            req = req.query(*k, *v);
+        }
+        let mut resp = req.call().expect("HTTP request");
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_string().expect("HTTP body"))
+    }
+
+    /// `POST path` with a JSON body and `token`: status and body text.
+    pub fn post_as(&self, path: &str, body: &Value, token: &str) -> (u16, String) {
+        let mut resp = agent()
+            .post(format!("http://{}{path}", self.http))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .expect("HTTP request");
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_string().expect("HTTP body"))
+    }
+
+    /// Runs `vigil token ARGS --data-dir <this server's>` and returns its standard output.
+    pub fn token_cli(&self, args: &[&str]) -> String {
+        let out = Command::new(VIGIL)
+            .arg("token")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .output()
+            .expect("run vigil token");
+        assert!(out.status.success(), "vigil token {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// What the server wrote on stderr so far (for failure messages).
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
