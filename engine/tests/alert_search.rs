@@ -140,6 +140,8 @@ fn entities_tactics_and_keywords_are_fields_of_their_own() {
         ("user:adm?nistrator", &[1]),
         ("rule_title:/rule p.*/", &[]),
         ("rule_title:/pro.*/", &[1]),
+        ("id:00000000000000000000000000000002", &[2]),
+        ("id:00000000000000000000000000000002 OR id:00000000000000000000000000000003", &[2, 3]),
     ];
     for (q, want) in cases {
         assert_eq!(sorted(search(&store, q, Scope::All).expect(q)), ids(want), "{q}");

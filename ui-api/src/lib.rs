@@ -183,6 +183,8 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     response
 }
 
+#[utoipa::path(get, path = "/api/v1/health", tag = "service", security(),
+    responses((status = 200, description = "The server is up: `{\"status\": \"ok\"}`", body = Object)))]
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
@@ -191,6 +193,12 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not found")
 }
 
+#[utoipa::path(get, path = "/api/v1/stats", tag = "service",
+    responses(
+        (status = 200, description = "Pipeline counters (every province's)", body = Object),
+        (status = 401, description = "No valid token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Only the admin and national analysts", body = crate::openapi::ErrorBody),
+    ))]
 async fn stats(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
     if let Err(r) = permit(&caller, Action::Stats) {
         return r.into_response();
@@ -198,6 +206,12 @@ async fn stats(State(state): State<AppState>, Extension(caller): Extension<Calle
     Json(state.stats.snapshot()).into_response()
 }
 
+#[utoipa::path(get, path = "/api/v1/rules", tag = "rules",
+    responses(
+        (status = 200, description = "The rules and correlation rules in force; for callers who read alerts, each with `alerts` (in their scope) and `last_hit`", body = Object),
+        (status = 401, description = "No valid token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not read rules", body = crate::openapi::ErrorBody),
+    ))]
 async fn rules(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
     if let Err(r) = permit(&caller, Action::ReadRules) {
         return r.into_response();
@@ -233,6 +247,12 @@ async fn rules(State(state): State<AppState>, Extension(caller): Extension<Calle
     resp
 }
 
+#[utoipa::path(get, path = "/api/v1/sources", tag = "sources",
+    responses(
+        (status = 200, description = "The sources in the caller's scope, with counts, rate and health", body = Object),
+        (status = 401, description = "No valid token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The role may not read sources", body = crate::openapi::ErrorBody),
+    ))]
 async fn sources(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
     if let Err(r) = permit(&caller, Action::Sources) {
         return r.into_response();
@@ -253,6 +273,12 @@ async fn sources(State(state): State<AppState>, Extension(caller): Extension<Cal
     resp
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Only the admin and national analysts", body = crate::openapi::ErrorBody),
+    ))]
 async fn prometheus(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
     if let Err(r) = permit(&caller, Action::Stats) {
         return r.into_response();
@@ -264,6 +290,13 @@ async fn prometheus(State(state): State<AppState>, Extension(caller): Extension<
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/rules/reload", tag = "rules",
+    responses(
+        (status = 200, description = "Reloaded: the difference (added, removed, changed) and counts", body = Object),
+        (status = 401, description = "No valid token", body = crate::openapi::ErrorBody),
+        (status = 403, description = "Only rule authors and the admin", body = crate::openapi::ErrorBody),
+        (status = 422, description = "Refused: the new problems; the rules in force stay", body = Object),
+    ))]
 async fn reload_rules(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
     if let Err(r) = permit(&caller, Action::ReloadRules) {
         return r.into_response();
@@ -335,6 +368,41 @@ mod tests {
         assert_eq!(body["total"], 5);
         let (status, body) = call(app.clone(), "/api/v1/alerts?limit=5", Some("Bearer s3cret")).await;
         assert_eq!((status, body), (StatusCode::OK, json!({"total": 0, "alerts": []})));
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_describes_every_route() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (status, doc) = call(app(state(dir.path())), "/api/v1/openapi.json", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{doc}");
+        for (path, method) in [
+            ("/api/v1/alerts", "get"),
+            ("/api/v1/alerts/aggregations", "get"),
+            ("/api/v1/alerts/export", "get"),
+            ("/api/v1/alerts/{id}", "get"),
+            ("/api/v1/alerts/{id}/triage", "post"),
+            ("/api/v1/rules", "get"),
+            ("/api/v1/rules/reload", "post"),
+            ("/api/v1/sources", "get"),
+            ("/api/v1/stats", "get"),
+            ("/metrics", "get"),
+            ("/api/v1/health", "get"),
+            ("/api/v1/openapi.json", "get"),
+        ] {
+            let op = &doc["paths"][path][method];
+            assert!(op.is_object(), "{method} {path} undocumented");
+            assert!(op["responses"]["200"].is_object(), "{method} {path}");
+        }
+        let params: Vec<&str> = doc["paths"]["/api/v1/alerts"]["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(params, ["q", "from", "to", "limit", "sort", "cursor"]);
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        assert!(doc["components"]["schemas"]["AlertDoc"].is_object());
     }
 
     #[tokio::test]

@@ -150,13 +150,20 @@ impl Modify for Bearer {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "vigil", description = "SOC event correlation engine: alert search and triage API."),
+    info(title = "vigil", description = "SOC event correlation engine: alert search, triage, rules and sources. Every route but health and this document needs `Authorization: Bearer TOKEN`; the token's role and scope decide what it may call and see."),
     paths(
         crate::search::alerts,
         crate::search::aggregations,
         crate::search::export,
         crate::search::detail,
         crate::search::triage,
+        crate::rules,
+        crate::reload_rules,
+        crate::sources,
+        crate::stats,
+        crate::prometheus,
+        crate::health,
+        crate::search::openapi,
     ),
     components(schemas(ErrorBody, AlertDoc, SearchPage, BucketDoc, FacetDoc, TimeBucketDoc, HistogramDoc, AggregationsDoc, DetailDoc, TriageChangeDoc, TriageDoc)),
     modifiers(&Bearer),

@@ -515,6 +515,8 @@ fn stream_pages(
 }
 
 /// `GET /api/v1/openapi.json`.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service", security(),
+    responses((status = 200, description = "This document", body = Object)))]
 pub async fn openapi() -> Response {
     Json(crate::openapi::document()).into_response()
 }

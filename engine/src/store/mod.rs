@@ -200,7 +200,7 @@ impl AlertStore {
                 continue;
             }
             if seen || alert.suppressed.is_some() || may_exist(alert) {
-                writer.delete_term(Term::from_field_text(f.id, &alert.id));
+                writer.delete_term(schema::id_term(&f, &alert.id));
             }
             added += 1;
             let json = serde_json::to_string(alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -264,7 +264,7 @@ impl AlertStore {
         let mut stale = Vec::new();
         for (id, t) in &states {
             let mut clauses: Vec<Box<dyn Query>> =
-                vec![Box::new(TermQuery::new(Term::from_field_text(f.id, id), IndexRecordOption::Basic))];
+                vec![Box::new(TermQuery::new(schema::id_term(&f, id), IndexRecordOption::Basic))];
             clauses
                 .push(Box::new(TermQuery::new(Term::from_field_text(f.status, &t.status), IndexRecordOption::Basic)));
             if searcher.search(&*query::all_of(clauses), &Count)? == 0 {
@@ -284,7 +284,7 @@ impl AlertStore {
         let f = self.fields;
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let json = serde_json::to_string(alert).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        writer.delete_term(Term::from_field_text(f.id, &alert.id));
+        writer.delete_term(schema::id_term(&f, &alert.id));
         writer.add_document(schema::document(&f, alert, json, Some(&triage)))?;
         self.triage.lock().unwrap_or_else(|p| p.into_inner()).insert(alert.id.clone(), triage);
         self.uncommitted.store(true, std::sync::atomic::Ordering::Release);
@@ -374,7 +374,7 @@ impl AlertStore {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let mut clauses: Vec<Box<dyn Query>> =
-                vec![Box::new(TermQuery::new(Term::from_field_text(f.id, id), IndexRecordOption::Basic))];
+                vec![Box::new(TermQuery::new(schema::id_term(&f, id), IndexRecordOption::Basic))];
             clauses.extend(query::scope_clause(&f, scope));
             let top = searcher.search(&*query::all_of(clauses), &TopDocs::with_limit(1).order_by_score())?;
             if let Some((_, addr)) = top.first() {

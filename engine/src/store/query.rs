@@ -138,6 +138,13 @@ fn wildcards(ast: UserInputAst, schema: tantivy::schema::Schema) -> Result<UserI
         ),
         UserInputAst::Boost(a, b) => UserInputAst::Boost(Box::new(wildcards(*a, schema)?), b),
         UserInputAst::Leaf(leaf) => match *leaf {
+            // Ids are indexed as bytes, which the parser reads as base64.
+            UserInputLeaf::Literal(mut lit) if matches!(lit.field_name.as_deref(), Some("id" | "member")) => {
+                use base64::Engine as _;
+                lit.phrase = base64::engine::general_purpose::STANDARD.encode(super::schema::id_bytes(&lit.phrase));
+                lit.delimiter = query_grammar::Delimiter::DoubleQuotes;
+                UserInputAst::Leaf(Box::new(UserInputLeaf::Literal(lit)))
+            }
             UserInputLeaf::Exists { field } => {
                 let fast = schema.get_field(&field).map(|f| schema.get_field_entry(f).is_fast());
                 match fast {

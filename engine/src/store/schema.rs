@@ -2,7 +2,7 @@
 //!
 //! | field | kind | what |
 //! |---|---|---|
-//! | `id` | exact | the alert's deterministic id |
+//! | `id` | exact | the alert's deterministic id (indexed as its 16 bytes; a query's hex id is turned into them) |
 //! | `time` | date, fast | event time |
 //! | `kind` | exact, fast | `rule`, `correlation`, `building_block`, `health` |
 //! | `rule_id` | exact, fast | |
@@ -13,7 +13,7 @@
 //! | `src_ip`, `dst_ip` | IP, fast | ranges and CIDR-like ranges (`src_ip:[10.0.0.0 TO 10.0.255.255]`) |
 //! | `command_line` | words | |
 //! | `message` | words | the message, then every field value the message does not contain |
-//! | `member` | exact | a correlation alert's member alert ids |
+//! | `member` | exact | a correlation alert's member alert ids (as `id`) |
 //! | `status`, `assignee` | keyword, fast | triage |
 //! | `doc` | stored | the alert as JSON, as it was raised |
 //!
@@ -24,7 +24,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use tantivy::TantivyDocument;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, IpAddrOptions, STORED, STRING, Schema,
+    BytesOptions, DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, IpAddrOptions, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
 };
 
@@ -134,10 +134,10 @@ pub(crate) fn schema() -> (Schema, Fields) {
     };
     let ip = IpAddrOptions::default().set_indexed().set_fast();
     let fields = Fields {
-        id: b.add_text_field("id", STRING),
+        id: b.add_bytes_field("id", BytesOptions::default().set_indexed()),
         time: b.add_date_field(
             "time",
-            DateOptions::default().set_indexed().set_fast().set_precision(DateTimePrecision::Milliseconds),
+            DateOptions::default().set_fast().set_precision(DateTimePrecision::Milliseconds),
         ),
         sort: b.add_u64_field("sort", FAST),
         kind: b.add_text_field("kind", exact()),
@@ -161,12 +161,29 @@ pub(crate) fn schema() -> (Schema, Fields) {
         url: b.add_text_field("url", keyword()),
         hash: b.add_text_field("hash", keyword()),
         message: b.add_text_field("message", words()),
-        member: b.add_text_field("member", STRING),
+        member: b.add_bytes_field("member", BytesOptions::default().set_indexed()),
         status: b.add_text_field("status", keyword()),
         assignee: b.add_text_field("assignee", keyword()),
         doc: b.add_text_field("doc", STORED),
     };
     (b.build(), fields)
+}
+
+/// An alert id as indexed: its 16 bytes (ids are 32 hex digits), or the text's bytes for an id
+/// of another form. Half the size of the text in the term dictionary, which every alert adds
+/// a unique term to.
+pub fn id_bytes(id: &str) -> Vec<u8> {
+    if id.len() == 32
+        && let Ok(bytes) = hex::decode(id)
+    {
+        return bytes;
+    }
+    id.as_bytes().to_vec()
+}
+
+/// The term of an alert id.
+pub(crate) fn id_term(f: &Fields, id: &str) -> tantivy::Term {
+    tantivy::Term::from_field_bytes(f.id, &id_bytes(id))
 }
 
 /// The key alerts are sorted and paged by: event time in milliseconds (42 bits, to the year
@@ -343,7 +360,7 @@ impl TriageFields {
 /// The document of an alert; `json` is the alert serialized.
 pub(crate) fn document(f: &Fields, alert: &Alert, json: String, triage: Option<&TriageFields>) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
-    doc.add_text(f.id, &alert.id);
+    doc.add_bytes(f.id, &id_bytes(&alert.id));
     doc.add_date(f.time, tantivy::DateTime::from_timestamp_micros(alert.time.timestamp_micros()));
     doc.add_u64(f.sort, sort_key(alert));
     doc.add_text(f.kind, kind(alert));
@@ -425,7 +442,7 @@ pub(crate) fn document(f: &Fields, alert: &Alert, json: String, triage: Option<&
     }
     if let Some(c) = &alert.correlation {
         for m in &c.members {
-            doc.add_text(f.member, m);
+            doc.add_bytes(f.member, &id_bytes(m));
         }
     }
     match triage {
