@@ -34,8 +34,9 @@ struct Args {
     /// Query an index built by an earlier run in `--dir` instead of building one.
     #[arg(long)]
     reuse: bool,
-    /// Alerts per commit (the store thread commits every 200 ms: at 50,000 alerts/s, 10,000).
-    #[arg(long, default_value_t = 10_000)]
+    /// Alerts per commit (the store thread commits every second by default: at 50,000
+    /// alerts/s, 50,000).
+    #[arg(long, default_value_t = 50_000)]
     commit_every: u64,
     /// Index writer memory, MB (the default configuration's).
     #[arg(long, default_value_t = 64)]

@@ -323,16 +323,20 @@ impl AlertStore {
             SortOrder::OldestFirst => Order::Asc,
         };
         let limit = query.limit.min(MAX_PAGE);
-        let total = searcher.search(&*query::all_of(self.filtered(query)?), &Count)?;
+        let top_docs = TopDocs::with_limit(limit.max(1) + 1).order_by_u64_field("sort", order);
+        // The total counts every page: with a cursor, it is a pass of its own.
+        let (total, top) = match cursor {
+            None => searcher.search(&*query::all_of(base), &(Count, top_docs))?,
+            Some(key) => {
+                let total = searcher.search(&*query::all_of(self.filtered(query)?), &Count)?;
+                let mut clauses = base;
+                clauses.push(query::after(&f, key, query.sort));
+                (total, searcher.search(&*query::all_of(clauses), &top_docs)?)
+            }
+        };
         if limit == 0 {
             return Ok(SearchResult { total, alerts: Vec::new(), next: None });
         }
-        let mut clauses = base;
-        if let Some(key) = cursor {
-            clauses.push(query::after(&f, key, query.sort));
-        }
-        let page_query = query::all_of(clauses);
-        let top = searcher.search(&*page_query, &TopDocs::with_limit(limit + 1).order_by_u64_field("sort", order))?;
         let mut hits: Vec<(u64, DocAddress)> = top.into_iter().map(|(k, a)| (k.unwrap_or(0), a)).collect();
         let mut next = None;
         if hits.len() > limit {
@@ -389,7 +393,6 @@ impl AlertStore {
     pub fn aggregate(&self, request: &AggQuery) -> Result<AggResult, StoreError> {
         let searcher = self.reader.searcher();
         let q = query::all_of(self.filtered(&request.search)?);
-        let total = searcher.search(&*q, &Count)? as u64;
         let histogram = match request.histogram {
             false => None,
             true => self.span(&searcher, &*q, &request.search)?.map(|(min, max)| {
@@ -406,10 +409,10 @@ impl AlertStore {
             aggregations,
             AggContextParams::new(limits, self.index.tokenizers().clone()),
         );
-        let result = searcher.search(&*q, &collector)?;
+        let (total, result) = searcher.search(&*q, &(Count, collector))?;
         let value = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(format!("aggregation: {e}")))?;
         let mut out = aggs::read(&request.facets, &value, histogram.map(|(ms, name, _, _)| (ms, name)));
-        out.total = total;
+        out.total = total as u64;
         Ok(out)
     }
 
