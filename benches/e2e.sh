@@ -5,7 +5,8 @@
 # `vigil-load` with the corpus mix (70% agency syslog, 20% winlogbeat Windows JSON, 10% CEF, LEEF
 # and FortiGate lines; every line's timestamp set to the time it is sent).
 #
-#   benches/e2e.sh [find-max]   the maximum sustained events/s (unpaced), then ingest-to-alert
+#   benches/e2e.sh [find-max]   the maximum sustained events/s (the unpaced rate, then paced
+#                               probes down from it until one is held), then ingest-to-alert
 #                               latency p50/p99 at 50%, 70% and 90% of it: with the bundled
 #                               rules, then with every SigmaHQ rule folder when $SIGMA exists
 #   benches/e2e.sh soak         $SOAK_SECS s at $RATE events/s, a row of rates, latency and
@@ -219,7 +220,7 @@ fi
     echo "$(date -u +%Y-%m-%d), commit $commit; $machine."
     grep -m1 '^vigil-load: mix ' "$WORK/${RUNS[0]}.out" | sed 's/^vigil-load: mix /Mix: /; s/$/./' || true
     if [ "$MODE" = find-max ]; then
-        echo "Each step runs ${STEP} s; the maximum is the processed rate of the unpaced step after ${WARMUP} s."
+        echo "Each step runs ${STEP} s. The unpaced step's processed rate (after ${WARMUP} s) starts the search; paced probes go down from it by 7.5% until one is held (processed as fast as offered, at most 1 s of backlog when sending ends): that is the maximum sustained, and the levels are percentages of it."
         echo "Latency is from a message's receipt to its alert, from the vigil_alert_latency_seconds"
         echo "histogram's change over each step (linear interpolation within its power-of-2 buckets)."
     fi

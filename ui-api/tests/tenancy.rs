@@ -328,6 +328,25 @@ fn tokens_are_revoked_at_once_and_every_call_is_audited() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(json(&body)["alerts"].as_array().map(Vec::len), Some(7));
     assert_eq!(json(&body)["total"].as_u64(), Some(50), "Vietnamese found without its diacritics");
+    // Cursor pages over HTTP: 50 alerts, 7 a page, none twice, in order.
+    let (mut seen, mut cursor, mut pages) = (Vec::new(), String::new(), 0);
+    loop {
+        let (status, body) =
+            server.get_as("/api/v1/alerts", &[("limit", "7"), ("sort", "oldest"), ("cursor", &cursor)], &hn);
+        assert_eq!(status, 200, "{body}");
+        let v = json(&body);
+        seen.extend(v["alerts"].as_array().into_iter().flatten().map(|a| (a["time"].to_string(), a["id"].to_string())));
+        pages += 1;
+        match v["next"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (50, 8));
+    assert_eq!(seen.iter().collect::<std::collections::BTreeSet<_>>().len(), 50);
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "oldest first");
+    let (status, body) = server.get_as("/api/v1/alerts", &[("cursor", "not-a-cursor")], &hn);
+    assert_eq!(status, 400, "{body}");
     let id = hn.split('_').nth(1).expect("token id").to_owned();
     // The list shows the token, never a secret or its hash.
     let list = server.token_cli(&["list"]);

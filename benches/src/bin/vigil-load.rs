@@ -91,7 +91,9 @@ struct Args {
     #[arg(long)]
     pid: Option<u32>,
     /// Find the maximum sustained rate (unpaced for --duration, processed events/s after
-    /// --warmup), then run paced at each of --levels percent of it for --duration.
+    /// --warmup; then paced from that rate down by 7.5% steps until one is held: processed
+    /// as fast as offered, no backlog at the end), then run paced at each of --levels percent
+    /// of it for --duration.
     #[arg(long, conflicts_with_all = ["soak", "rate", "lines"])]
     find_max: bool,
     /// Start of the unpaced step of --find-max left out of its rate.
@@ -975,7 +977,11 @@ fn soak(ctx: &Ctx<'_>, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// `--find-max`: the unpaced step, then one paced step per level; a table row for each.
+/// Paced probes of `--find-max` for the maximum sustained rate.
+const MAX_PROBES: usize = 6;
+
+/// `--find-max`: the unpaced step, paced probes from its rate down until one is held (the
+/// maximum sustained), then one paced step per level of that; a table row for each.
 fn find_max(ctx: &Ctx<'_>, target: &str) -> Result<()> {
     let args = ctx.args;
     let step = duration_arg(args.duration.unwrap_or(DEFAULT_FIND_MAX_SECS), "--duration")?;
@@ -1030,16 +1036,45 @@ fn find_max(ctx: &Ctx<'_>, target: &str) -> Result<()> {
              this is a lower bound of vigil's maximum"
         );
     }
-    let mut rows = vec![row("max (unpaced; latency includes queueing)", &o)];
+    let mut rows = vec![row("unpaced (latency includes queueing)", &o)];
     println!("{header}\n{}", rows[0]);
+    // The unpaced rate can be more than vigil holds (bigger batches while it runs behind, the
+    // store's queue filling): the maximum sustained is the highest paced rate it processes
+    // as fast as it is offered, with no backlog left at the end of sending (within 1 s of
+    // events), tried from the unpaced rate down by 7.5% steps.
+    let paced = |rate: f64| Plan {
+        limit: Limit::Time(step),
+        rate: Some(rate),
+        max_backlog: None,
+        warmup: None,
+        sample_every: None,
+    };
+    let mut sustained = None;
+    for k in 0..MAX_PROBES {
+        let rate = max * (1.0 - 0.075 * k as f64);
+        let o = run(ctx, &paced(rate))?;
+        let backlog = o.sent.saturating_sub(o.at_send_end.processed.saturating_sub(o.before.processed));
+        let held = o.processed_rate() >= 0.99 * o.sent_rate() && (backlog as f64) <= o.sent_rate();
+        rows.push(row(
+            &format!("probe {:.0}% of unpaced: {}", rate / max * 100.0, if held { "held" } else { "not held" }),
+            &o,
+        ));
+        println!("{}", rows[rows.len() - 1]);
+        if held {
+            sustained = Some(o.sent_rate());
+            break;
+        }
+    }
+    let Some(max) = sustained else {
+        anyhow::bail!(
+            "no paced rate down to {:.0}% of the unpaced one was held",
+            100.0 - 7.5 * (MAX_PROBES - 1) as f64
+        );
+    };
+    println!("vigil-load: sustained  {max:.0} events/s (the levels below are percentages of it)");
+    rows.push(format!("| **maximum sustained** | {} | | | | | | | |", si(max)));
     for level in &args.levels {
-        let paced = Plan {
-            limit: Limit::Time(step),
-            rate: Some(max * level / 100.0),
-            max_backlog: None,
-            warmup: None,
-            sample_every: None,
-        };
+        let paced = paced(max * level / 100.0);
         let o = run(ctx, &paced)?;
         rows.push(row(&format!("{level}%"), &o));
         println!("{}", rows[rows.len() - 1]);

@@ -24,8 +24,8 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use tantivy::TantivyDocument;
 use tantivy::schema::{
-    BytesOptions, DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, IpAddrOptions, STORED, STRING, Schema,
-    TextFieldIndexing, TextOptions,
+    BytesOptions, DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, IpAddrOptions, STORED, STRING,
+    Schema, TextFieldIndexing, TextOptions,
 };
 
 use super::text::{FOLDED, KEYWORD};
@@ -135,10 +135,8 @@ pub(crate) fn schema() -> (Schema, Fields) {
     let ip = IpAddrOptions::default().set_indexed().set_fast();
     let fields = Fields {
         id: b.add_bytes_field("id", BytesOptions::default().set_indexed()),
-        time: b.add_date_field(
-            "time",
-            DateOptions::default().set_fast().set_precision(DateTimePrecision::Milliseconds),
-        ),
+        time: b
+            .add_date_field("time", DateOptions::default().set_fast().set_precision(DateTimePrecision::Milliseconds)),
         sort: b.add_u64_field("sort", FAST),
         kind: b.add_text_field("kind", exact()),
         rule_id: b.add_text_field("rule_id", exact()),
