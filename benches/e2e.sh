@@ -25,6 +25,8 @@
 #   SIGMA (../shared/corpus/sigma)
 #   LOAD_ARGS ()        more vigil-load flags, e.g. "--framing newline" or "--mix 100:0:0"
 #   NO_BUILD (unset)    1: use target/release/{vigil,vigil-load} as they are
+#   EXTRA_CONFIG ()     TOML appended to the server's configuration, e.g.
+#                       EXTRA_CONFIG=$'[store]\ncommit_interval_ms = 200'
 #   KEEP (unset)        1: keep the temporary folder (data, config, logs)
 
 set -euo pipefail
@@ -109,6 +111,7 @@ tls = ""
 relp = ""
 [http]
 listen = "127.0.0.1:$HTTP_PORT"
+${EXTRA_CONFIG:-}
 EOF
 
 SIGMA_ARGS=()

@@ -117,7 +117,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -127,7 +127,7 @@ impl Rng {
 
     /// Uniform in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 
     /// Skewed towards small values: a few agencies, rules, users and hosts are busy.
@@ -154,7 +154,7 @@ pub fn rule(i: usize) -> AlertRule {
         name: None,
         title: format!("{} {} #{i}", subjects[i % subjects.len()], actions[i % actions.len()]),
         level: levels[i % levels.len()].to_owned(),
-        status: Some(if i % 3 == 0 { "stable" } else { "test" }.to_owned()),
+        status: Some(if i.is_multiple_of(3) { "stable" } else { "test" }.to_owned()),
         author: Some("vigil benchmarks".to_owned()),
         tags: vec![
             format!("attack.{}", TACTICS[i % TACTICS.len()]),
@@ -180,7 +180,7 @@ fn agency_short(i: usize) -> String {
 }
 
 pub fn src_ip(r: u64) -> String {
-    if r % 5 == 0 {
+    if r.is_multiple_of(5) {
         format!("203.0.113.{}", r % 250 + 1)
     } else {
         format!("10.{}.{}.{}", (r >> 8) % 63, (r >> 16) % 250, r % 250 + 1)
@@ -232,7 +232,7 @@ impl Generator {
         let rule = &self.rules[r.skewed(RULES as u64) as usize];
         let host = host(agency, r.skewed(HOSTS_PER_AGENCY));
         let (account, display) = user(r.skewed(USERS));
-        let ip = src_ip(r.next());
+        let ip = src_ip(r.next_u64());
         let port = 1024 + r.below(60_000);
         let (message, extra): (String, Vec<(&str, String)>) = match r.below(6) {
             0 => (format!("Đăng nhập thất bại cho người dùng {account} ({display}) từ {ip}"), vec![]),
@@ -242,10 +242,10 @@ impl Generator {
                 vec![("url", format!("/dvc/hoso/{port}?ma={}", r.below(100_000)))],
             ),
             3 => (
-                format!("Process Create: powershell.exe -enc {:x} by {account}", r.next()),
+                format!("Process Create: powershell.exe -enc {:x} by {account}", r.next_u64()),
                 vec![
                     ("Image", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe".to_owned()),
-                    ("CommandLine", format!("powershell.exe -nop -enc {:x}", r.next())),
+                    ("CommandLine", format!("powershell.exe -nop -enc {:x}", r.next_u64())),
                 ],
             ),
             4 => (format!("Tài khoản {account} đã được thêm vào nhóm quản trị trên {host}"), vec![]),
@@ -260,7 +260,7 @@ impl Generator {
             fields.insert(k.into(), Value::from(v));
         }
         let raw = format!("<38>{} {host} app[{}]: {message}", time.format("%b %e %H:%M:%S"), port % 5000);
-        let id = format!("{:016x}{:016x}", Rng::new(n ^ 0x5eed).next(), Rng::new(n).next());
+        let id = format!("{:016x}{:016x}", Rng::new(n ^ 0x5eed).next_u64(), Rng::new(n).next_u64());
         Some(Alert {
             id,
             time,

@@ -104,6 +104,53 @@ struct Raised {
     position: u64,
 }
 
+/// Most alerts waiting between detection and the store.
+const MAX_QUEUED_ALERTS: usize = 20_000;
+
+/// Bounds the alerts between detection and the store by their number rather than by batches:
+/// a commit that keeps the store busy for a moment is absorbed (up to [`MAX_QUEUED_ALERTS`],
+/// about a second of a heavy alert rate) instead of stopping detection, and a flood of alerts
+/// still cannot fill memory.
+#[derive(Debug)]
+struct AlertGate {
+    queued: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    /// Set when the store stage ends: nobody will free anything any more.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl AlertGate {
+    fn new() -> AlertGate {
+        AlertGate {
+            queued: std::sync::Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Waits until `n` more alerts may be queued (at once when none are: a batch larger than
+    /// the bound still passes alone).
+    fn enter(&self, n: usize) {
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        while *queued > 0 && *queued + n > MAX_QUEUED_ALERTS && !self.closed.load(Ordering::Acquire) {
+            queued =
+                self.freed.wait_timeout(queued, Duration::from_millis(100)).map_or_else(|p| p.into_inner().0, |r| r.0);
+        }
+        *queued += n;
+    }
+
+    fn leave(&self, n: usize) {
+        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
+        *queued = queued.saturating_sub(n);
+        self.freed.notify_all();
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.freed.notify_all();
+    }
+}
+
 /// What every connection task shares.
 pub(crate) struct Shared {
     pub(crate) tx: mpsc::Sender<Ingest>,
@@ -150,7 +197,8 @@ impl Engine {
         // threads (merges, compression) inherit it.
         // Alerts are large (fields, raw line): a short queue, so that a slow store pushes back on
         // matching (and so on the senders) instead of holding them in memory.
-        let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(64);
+        let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(1024);
+        let gate = Arc::new(AlertGate::new());
         let (opened_tx, opened) = std::sync::mpsc::channel();
         // Where the last run got to (committed, checkpoint), once it is read from the index.
         let (begin_tx, begin) = std::sync::mpsc::channel::<(u64, u64)>();
@@ -160,6 +208,7 @@ impl Engine {
             let (dir, memory) = (config.data_dir.join("alerts"), config.store.writer_memory_mb.saturating_mul(1 << 20));
             let (stats, nice) = (stats.clone(), config.store.nice);
             let interval = Duration::from_millis(config.store.commit_interval_ms.clamp(10, 1000));
+            let gate_store = gate.clone();
             spawn("vigil-store", move || {
                 lower_priority(nice);
                 let store = match AlertStore::open(&dir, memory).and_then(|s| s.load_triage(&triaged).map(|()| s)) {
@@ -173,7 +222,8 @@ impl Engine {
                 drop(opened_tx);
                 // Engine::start gave up without this: nothing to do.
                 let Ok((committed, checkpoint)) = begin.recv() else { return };
-                store_loop(raised_rx, &store, &stats, interval, committed, checkpoint);
+                store_loop(raised_rx, &gate_store, &store, &stats, interval, committed, checkpoint);
+                gate_store.close();
             })?
         };
         let store = match opened.recv() {
@@ -235,7 +285,7 @@ impl Engine {
                 let out = work_tx.clone();
                 move || log.run(ingest_rx, out)
             })?,
-            spawn("vigil-detect", move || detect.run(work_rx, detector, raised_tx))?,
+            spawn("vigil-detect", move || detect.run(work_rx, detector, raised_tx, &gate))?,
             store_thread,
         ];
         let reloader = Reloader { tx: work_tx };
@@ -970,10 +1020,11 @@ impl DetectStage {
         rx: crossbeam_channel::Receiver<Work>,
         mut detector: Detector,
         out: crossbeam_channel::Sender<Raised>,
+        gate: &AlertGate,
     ) {
         let mut position = self.correlation.correlator.position();
         loop {
-            match self.detect(&rx, &detector, &out, &mut position) {
+            match self.detect(&rx, &detector, &out, gate, &mut position) {
                 Next::Stop => break,
                 Next::Reload(request) => {
                     let ReloadRequest { detector: new, reply } = *request;
@@ -1007,6 +1058,7 @@ impl DetectStage {
         rx: &crossbeam_channel::Receiver<Work>,
         detector: &Detector,
         out: &crossbeam_channel::Sender<Raised>,
+        gate: &AlertGate,
         position: &mut u64,
     ) -> Next {
         let stats = &*self.stats;
@@ -1066,6 +1118,7 @@ impl DetectStage {
             stats.queue_detect.store(rx.len() as u64, Ordering::Relaxed);
             stats.queue_store.store(out.len() as u64, Ordering::Relaxed);
             correlator.publish(stats);
+            gate.enter(raised.len());
             if out.send(Raised { alerts: std::mem::take(&mut raised), position: *position }).is_err() {
                 error!("alert store stopped; detection stops");
                 return Next::Stop;
@@ -1121,6 +1174,7 @@ fn observe_batch(detected: &crate::pipeline::Detected, health: &SourceHealth, st
 /// again (at or before it).
 fn store_loop(
     rx: crossbeam_channel::Receiver<Raised>,
+    gate: &AlertGate,
     store: &AlertStore,
     stats: &Stats,
     interval: Duration,
@@ -1154,6 +1208,7 @@ fn store_loop(
                     }
                 }
                 position = position.max(raised.position);
+                gate.leave(raised.alerts.len());
                 false
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => false,
@@ -1189,6 +1244,26 @@ fn store_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_alert_gate_holds_detection_only_past_its_bound() {
+        let gate = Arc::new(AlertGate::new());
+        gate.enter(MAX_QUEUED_ALERTS - 10);
+        gate.enter(5);
+        let waiting = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.enter(100))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!waiting.is_finished(), "past the bound: waits for the store");
+        gate.leave(MAX_QUEUED_ALERTS - 10);
+        waiting.join().expect("entered once the store freed room");
+        gate.leave(105);
+        // A batch larger than the bound passes alone; at the end nothing waits.
+        gate.enter(MAX_QUEUED_ALERTS * 2);
+        gate.close();
+        gate.enter(1);
+    }
 
     const RULES: &str = "title: Base
 id: 0b7c61d2-8f43-4d0c-9a55-3e2f1c0d9b11

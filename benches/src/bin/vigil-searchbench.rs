@@ -34,9 +34,9 @@ struct Args {
     /// Query an index built by an earlier run in `--dir` instead of building one.
     #[arg(long)]
     reuse: bool,
-    /// Alerts per commit (the store thread commits every second by default: at 50,000
-    /// alerts/s, 50,000).
-    #[arg(long, default_value_t = 50_000)]
+    /// Alerts per commit (the store thread commits every 200 ms by default: at 50,000
+    /// alerts/s, 10,000).
+    #[arg(long, default_value_t = 10_000)]
     commit_every: u64,
     /// Index writer memory, MB (the default configuration's).
     #[arg(long, default_value_t = 64)]
@@ -142,7 +142,7 @@ fn main() -> Result<()> {
                 let agency = rng.skewed(alerts::AGENCIES as u64) as usize;
                 format!("host:{}", alerts::host(agency, rng.below(alerts::HOSTS_PER_AGENCY)))
             }
-            2 => format!("src_ip:{}", alerts::src_ip(rng.next())),
+            2 => format!("src_ip:{}", alerts::src_ip(rng.next_u64())),
             _ => format!("rule_id:{}", alerts::rule(rng.skewed(alerts::RULES as u64) as usize).id),
         };
         let from = start() + chrono::Duration::seconds(rng.below((span - 86_400) as u64) as i64);
