@@ -80,16 +80,10 @@ pub const HOSTS_PER_AGENCY: u64 = 25;
 pub const USERS: u64 = 2_000;
 
 const AGENCY_KINDS: [&str; 8] = ["so-tttt", "ubnd", "so-tc", "so-yt", "cong-dvc", "mot-cua", "so-gd", "kho-bac"];
-const TACTICS: [&str; 8] = [
-    "initial-access",
-    "execution",
-    "persistence",
-    "privilege-escalation",
-    "defense-evasion",
-    "credential-access",
-    "discovery",
-    "lateral-movement",
-];
+/// The tactics the benchmark's rules carry: initial access to lateral movement.
+fn tactics() -> &'static [&'static str] {
+    &vigil_engine::store::schema::TACTICS[2..10]
+}
 const TECHNIQUES: [&str; 12] = [
     "t1110.001",
     "t1110.003",
@@ -157,7 +151,7 @@ pub fn rule(i: usize) -> AlertRule {
         status: Some(if i.is_multiple_of(3) { "stable" } else { "test" }.to_owned()),
         author: Some("vigil benchmarks".to_owned()),
         tags: vec![
-            format!("attack.{}", TACTICS[i % TACTICS.len()]),
+            format!("attack.{}", tactics()[i % tactics().len()]),
             format!("attack.{}", TECHNIQUES[i % TECHNIQUES.len()]),
             format!("attack.{}", TECHNIQUES[(i / 7) % TECHNIQUES.len()]),
         ],
@@ -302,7 +296,11 @@ mod tests {
         let provinces: std::collections::HashSet<_> = alerts.iter().filter_map(|a| a.province.clone()).collect();
         let agencies: std::collections::HashSet<_> = alerts.iter().filter_map(|a| a.agency.clone()).collect();
         assert_eq!(provinces.len(), 63);
-        assert_eq!(agencies.len(), 200);
+        // Agencies are skewed (a few are busy): the quietest are rare in a small sample.
+        assert!(agencies.len() >= 190, "{}", agencies.len());
+        let all: std::collections::HashSet<_> = (0..AGENCIES).map(|i| agency(i).0).collect();
+        assert_eq!(all.len(), 200, "200 distinct agencies");
+        assert!(agencies.is_subset(&all));
         assert!(alerts.windows(2).all(|w| w[0].time <= w[1].time + Duration::seconds(1)));
         let ids: std::collections::HashSet<_> = alerts.iter().map(|a| a.id.clone()).collect();
         assert_eq!(ids.len(), alerts.len());

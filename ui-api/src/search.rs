@@ -25,17 +25,6 @@ pub const MAX_LIMIT: usize = 10_000;
 pub const MAX_EXPORT: usize = 1_000_000;
 /// Alerts read per page while exporting.
 const EXPORT_PAGE: usize = 1_000;
-/// The facets an aggregation counts when it names none.
-pub const DEFAULT_FACETS: &[Facet] = &[
-    Facet::Province,
-    Facet::Agency,
-    Facet::Rule,
-    Facet::Level,
-    Facet::Tactic,
-    Facet::Technique,
-    Facet::Host,
-    Facet::Status,
-];
 
 #[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -191,7 +180,7 @@ pub async fn aggregations(
     permit(&caller, Action::ReadAlerts)?;
     let p = params(p)?;
     let facets = match p.facets.as_deref().filter(|f| !f.trim().is_empty()) {
-        None => DEFAULT_FACETS.to_vec(),
+        None => Facet::DEFAULT.to_vec(),
         Some(list) => list
             .split(',')
             .map(|name| {

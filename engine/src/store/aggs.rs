@@ -40,6 +40,18 @@ impl Facet {
         Facet::Kind,
     ];
 
+    /// What an aggregation counts when it names no facet: the analysts' overview.
+    pub const DEFAULT: &[Facet] = &[
+        Facet::Province,
+        Facet::Agency,
+        Facet::Rule,
+        Facet::Level,
+        Facet::Tactic,
+        Facet::Technique,
+        Facet::Host,
+        Facet::Status,
+    ];
+
     /// The facet's name in requests and answers.
     pub fn name(self) -> &'static str {
         match self {

@@ -6,12 +6,12 @@
 //! | `time` | date, fast | event time |
 //! | `kind` | exact, fast | `rule`, `correlation`, `building_block`, `health` |
 //! | `rule_id` | exact, fast | |
-//! | `rule_title`, `author` | words | folded (see [`super::text`]) |
+//! | `rule_title` (fast: whole value), `author` | words | folded (see [`super::text`]) |
 //! | `level`, `rule_status`, `tags`, `tactic`, `technique` | keyword, fast | ATT&CK tags split out: `attack.t1059.001` gives `technique:t1059.001` and `technique:t1059` |
 //! | `agency`, `province`, `source` | exact, fast | where the event came from: tenancy |
 //! | `host`, `user`, `process`, `url`, `hash` | keyword, fast | entities, from the event's fields (see [`ENTITIES`]) |
 //! | `src_ip`, `dst_ip` | IP, fast | ranges and CIDR-like ranges (`src_ip:[10.0.0.0 TO 10.0.255.255]`) |
-//! | `command_line` | words | |
+//! | `command_line` | words, fast (whole value) | |
 //! | `message` | words | the message, then every field value the message does not contain |
 //! | `member` | exact | a correlation alert's member alert ids (as `id`) |
 //! | `status`, `assignee` | keyword, fast | triage |
@@ -155,7 +155,7 @@ pub(crate) fn schema() -> (Schema, Fields) {
         src_ip: b.add_ip_addr_field("src_ip", ip.clone()),
         dst_ip: b.add_ip_addr_field("dst_ip", ip),
         process: b.add_text_field("process", keyword()),
-        command_line: b.add_text_field("command_line", words()),
+        command_line: b.add_text_field("command_line", words().set_fast("raw")),
         url: b.add_text_field("url", keyword()),
         hash: b.add_text_field("hash", keyword()),
         message: b.add_text_field("message", words()),
@@ -282,7 +282,7 @@ pub fn entities(alert: &Alert) -> Vec<(Entity, String)> {
 
 /// ATT&CK tactics, as Sigma tags name them (`attack.initial-access`; older rules write
 /// `attack.initial_access`).
-const TACTICS: &[&str] = &[
+pub const TACTICS: &[&str] = &[
     "reconnaissance",
     "resource-development",
     "initial-access",
