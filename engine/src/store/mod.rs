@@ -402,18 +402,23 @@ impl AlertStore {
         };
         let size = request.size.clamp(1, aggs::MAX_FACET_SIZE);
         let wanted = aggs::request(&request.facets, size, histogram.map(|(ms, _, min, max)| (ms, min, max)));
-        let aggregations: Aggregations =
-            serde_json::from_value(wanted).map_err(|e| StoreError::Corrupt(format!("aggregation request: {e}")))?;
-        let limits = AggregationLimitsGuard::new(Some(512 << 20), Some(65_000));
-        let collector = AggregationCollector::from_aggs(
-            aggregations,
-            AggContextParams::new(limits, self.index.tokenizers().clone()),
-        );
-        let (total, result) = searcher.search(&*q, &(Count, collector))?;
-        let value = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(format!("aggregation: {e}")))?;
+        let (total, result) = searcher.search(&*q, &(Count, self.collector(wanted)?))?;
+        let value = aggregation_json(&result)?;
         let mut out = aggs::read(&request.facets, &value, histogram.map(|(ms, name, _, _)| (ms, name)));
         out.total = total as u64;
         Ok(out)
+    }
+
+    /// A collector for an Elasticsearch-style aggregation request, within memory and bucket
+    /// limits (a request that would pass them is an error, not an out-of-memory).
+    fn collector(&self, request: serde_json::Value) -> Result<AggregationCollector, StoreError> {
+        let aggregations: Aggregations =
+            serde_json::from_value(request).map_err(|e| StoreError::Corrupt(format!("aggregation request: {e}")))?;
+        let limits = AggregationLimitsGuard::new(Some(512 << 20), Some(70_000));
+        Ok(AggregationCollector::from_aggs(
+            aggregations,
+            AggContextParams::new(limits, self.index.tokenizers().clone()),
+        ))
     }
 
     /// Per rule id: how many alerts `scope` may see, and the event time of the newest.
@@ -423,15 +428,7 @@ impl AlertStore {
         let request = serde_json::json!({
             "rules": { "terms": { "field": "rule_id", "size": 65_000 }, "aggs": { "last": { "max": { "field": "sort" } } } }
         });
-        let aggregations: Aggregations =
-            serde_json::from_value(request).map_err(|e| StoreError::Corrupt(format!("aggregation request: {e}")))?;
-        let limits = AggregationLimitsGuard::new(Some(512 << 20), Some(70_000));
-        let collector = AggregationCollector::from_aggs(
-            aggregations,
-            AggContextParams::new(limits, self.index.tokenizers().clone()),
-        );
-        let result = searcher.search(&*q, &collector)?;
-        let value = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(format!("aggregation: {e}")))?;
+        let value = aggregation_json(&searcher.search(&*q, &self.collector(request)?)?)?;
         let mut out = std::collections::HashMap::new();
         for b in value["rules"]["buckets"].as_array().into_iter().flatten() {
             let (Some(id), Some(count)) = (b["key"].as_str(), b["doc_count"].as_u64()) else { continue };
@@ -460,6 +457,12 @@ impl AlertStore {
         };
         Ok(min.zip(max).filter(|(a, b)| a <= b))
     }
+}
+
+fn aggregation_json(
+    result: &tantivy::aggregation::agg_result::AggregationResults,
+) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(result).map_err(|e| StoreError::Corrupt(format!("aggregation: {e}")))
 }
 
 fn check_version(dir: &Path) -> Result<(), StoreError> {
