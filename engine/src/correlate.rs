@@ -741,11 +741,17 @@ impl Correlator {
         }
     }
 
-    /// The key of a hit's group; `None` when it lacks a group-by field.
+    /// The key of a hit's group; `None` when it lacks a group-by field. A group never spans
+    /// tenants: the hit's province and agency are part of its key, so a correlation alert (in
+    /// its last hit's province and agency) holds only members its readers may see.
     fn key(&self, c: u32, pos: u16, alert: &Alert) -> Option<u64> {
         let plan = &self.plan.corrs[c as usize];
         let (fields, _) = plan.fields.get(pos as usize)?;
         let mut h = sip();
+        for tenant in [&alert.province, &alert.agency] {
+            h.write(tenant.as_deref().unwrap_or("").as_bytes());
+            h.write_u8(0xfe);
+        }
         for field in fields {
             h.write(field_text(alert, field)?.as_bytes());
             h.write_u8(0xff);

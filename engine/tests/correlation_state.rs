@@ -195,3 +195,36 @@ fn a_clock_in_the_future_does_not_make_everyone_late() {
     assert_eq!(fired(&raised).len(), 1, "alice's burst still correlates");
     assert!(raised.iter().any(|a| a.fields.get("user").is_some_and(|u| u.as_text() == "mallory")), "still alerted on");
 }
+
+#[test]
+fn a_group_never_spans_provinces_or_agencies() {
+    let set = rules("10m", 3);
+    let mut c = Correlator::new(&set, settings());
+    let mut raised = Vec::new();
+    // The same user in two provinces, two hits each, then a third in one agency of each.
+    let tenant = |n: u64, secs: i64, province: &str, agency: &str| {
+        let mut d = hit(n, secs, "alice");
+        d.alerts[0].province = Some(province.to_owned());
+        d.alerts[0].agency = Some(agency.to_owned());
+        d
+    };
+    for (n, t, p, a) in
+        [(1, 0, "HN", "a1"), (2, 5, "HCM", "b1"), (3, 10, "HN", "a1"), (4, 15, "HCM", "b1"), (5, 20, "HN", "a2")]
+    {
+        c.process(tenant(n, t, p, a), &mut raised);
+    }
+    c.finish(&mut raised);
+    assert!(fired(&raised).is_empty(), "no tenant reached 3 hits: {raised:?}");
+    let mut c = Correlator::new(&set, settings());
+    let mut raised = Vec::new();
+    for (n, t, p, a) in
+        [(1, 0, "HN", "a1"), (2, 5, "HCM", "b1"), (3, 10, "HN", "a1"), (4, 15, "HCM", "b1"), (5, 20, "HN", "a1")]
+    {
+        c.process(tenant(n, t, p, a), &mut raised);
+    }
+    c.finish(&mut raised);
+    let fired: Vec<&Alert> = raised.iter().filter(|a| a.correlation.is_some()).collect();
+    assert_eq!(fired.len(), 1);
+    assert_eq!((fired[0].province.as_deref(), fired[0].agency.as_deref()), (Some("HN"), Some("a1")));
+    assert_eq!(fired[0].correlation.as_ref().map(|k| k.member_count), Some(3));
+}

@@ -122,16 +122,20 @@ pub struct TokenRecord {
 }
 
 impl TokenRecord {
-    pub fn scope(&self) -> Scope {
+    /// What the token sees; `None` for a scoped role whose scope is missing (a hand-edited
+    /// file): such a token authenticates as nobody, never as national.
+    pub fn scope(&self) -> Option<Scope> {
         match (self.role, &self.province, &self.agency) {
-            (Role::ProvincialAnalyst, Some(p), _) => Scope::Province(p.clone()),
-            (Role::AgencyViewer, _, Some(a)) => Scope::Agency(a.clone()),
-            _ => Scope::All,
+            (Role::ProvincialAnalyst, Some(p), _) => Some(Scope::Province(p.clone())),
+            (Role::AgencyViewer, _, Some(a)) => Some(Scope::Agency(a.clone())),
+            (Role::ProvincialAnalyst | Role::AgencyViewer, _, _) => None,
+            _ => Some(Scope::All),
         }
     }
 
-    fn caller(&self) -> Caller {
-        Caller { token: self.id.clone(), name: self.name.clone(), role: self.role, scope: self.scope() }
+    fn caller(&self) -> Option<Caller> {
+        let scope = self.scope()?;
+        Some(Caller { token: self.id.clone(), name: self.name.clone(), role: self.role, scope })
     }
 }
 
@@ -337,7 +341,7 @@ impl TokenStore {
             return Ok(None);
         };
         let hash = sha256_hex(secret);
-        Ok(bool::from(hash.as_bytes().ct_eq(record.hash.as_bytes())).then(|| record.caller()))
+        Ok(bool::from(hash.as_bytes().ct_eq(record.hash.as_bytes())).then(|| record.caller()).flatten())
     }
 }
 
@@ -395,10 +399,15 @@ mod tests {
             assert!(matches!(store.create(bad.clone()), Err(AccessError::Invalid(_))), "{bad:?}");
         }
         let (r, _) = store.create(new(Role::AgencyViewer, None, Some("so-tttt-hn"))).expect("create");
-        assert_eq!(r.scope(), Scope::Agency("so-tttt-hn".into()));
+        assert_eq!(r.scope(), Some(Scope::Agency("so-tttt-hn".into())));
         assert_eq!(r.name, "agency_viewer-so-tttt-hn");
         let (r, _) = store.create(new(Role::RuleAuthor, None, None)).expect("create");
-        assert_eq!(r.scope(), Scope::All);
+        assert_eq!(r.scope(), Some(Scope::All));
+        // A provincial token whose province was edited out of the file is nobody, not national.
+        let (_, token) = store.create(new(Role::ProvincialAnalyst, Some("HN"), None)).expect("create");
+        let text = std::fs::read_to_string(store.path()).expect("read").replace("\"province\": \"HN\",", "");
+        std::fs::write(store.path(), text).expect("write");
+        assert_eq!(store.authenticate(&token).expect("auth"), None);
         assert!(!Role::RuleAuthor.may(Action::ReadAlerts));
         assert!(!Role::AgencyViewer.may(Action::Triage));
         assert!(Role::ProvincialAnalyst.may(Action::Triage));

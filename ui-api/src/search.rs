@@ -313,7 +313,8 @@ pub async fn triage(
     };
     let store = state.store.clone();
     let scope = caller.scope.clone();
-    let by = caller.name.clone();
+    // The name, and the token id that tells apart tokens of the same name.
+    let by = format!("{} ({})", caller.name, caller.token);
     let done = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let alert = store.get(&[id.as_str()], &scope).map_err(store_error)?.into_iter().next();
         let Some(alert) = alert else {

@@ -402,7 +402,8 @@ fn triage_is_kept_with_its_history_and_is_searchable() {
     let v = json(&body);
     assert_eq!(v["triage"]["status"], "closed_true_positive");
     assert!(v["triage"]["assignee"].is_null());
-    assert_eq!(v["triage"]["notes"][0]["author"], "Lan");
+    let token_id = hn.split('_').nth(1).expect("token id");
+    assert_eq!(v["triage"]["notes"][0]["author"], format!("Lan ({token_id})"), "the name and which token");
     assert_eq!(v["history"].as_array().map(Vec::len), Some(3));
     assert_eq!(v["history"][0]["status"], json!(["new", "in_progress"]));
     assert_eq!(v["events"][0]["raw"].as_str().map(|r| r.contains("secrethnportal")), Some(true));

@@ -72,19 +72,18 @@ fn check_shape(q: &str) -> Result<(), StoreError> {
     if q.len() > MAX_QUERY_LEN {
         return Err(invalid(format!("the query is longer than {MAX_QUERY_LEN} bytes"), Some(MAX_QUERY_LEN)));
     }
-    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    // Every `(` counts, quoted or not: `"` does not quote inside a `'...'` phrase or a
+    // `/regex/`, and a parenthesis too many in a phrase is a cheap refusal.
+    let mut depth = 0usize;
     for (i, c) in q.char_indices() {
         match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => quoted = !quoted,
-            '(' if !quoted => {
+            '(' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
                     return Err(invalid(format!("parentheses are nested deeper than {MAX_DEPTH}"), Some(i)));
                 }
             }
-            ')' if !quoted => depth = depth.saturating_sub(1),
+            ')' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
@@ -276,7 +275,9 @@ mod tests {
             Err(StoreError::Query { position: Some(16), .. }) => {}
             other => panic!("{other:?}"),
         }
-        assert!(check_shape(&format!("\"{}\"", "(".repeat(40))).is_ok(), "parentheses in a phrase are text");
+        // Quotes do not hide nesting: `"` is a plain character inside '...' or /.../.
+        let hidden = format!("message:'\"' AND {}x{}", "(".repeat(40), ")".repeat(40));
+        assert!(check_shape(&hidden).is_err());
         assert!(check_shape(&"a ".repeat(3000)).is_err());
     }
 
