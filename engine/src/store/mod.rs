@@ -326,10 +326,10 @@ impl AlertStore {
         let top_docs = TopDocs::with_limit(limit.max(1) + 1).order_by_u64_field("sort", order);
         // The total counts every page: with a cursor, it is a pass of its own.
         let (total, top) = match cursor {
-            None => searcher.search(&*query::all_of(base), &(Count, top_docs))?,
+            None => searcher.search(&*query::all_of(clone_all(&base)), &(Count, top_docs))?,
             Some(key) => {
-                let total = searcher.search(&*query::all_of(self.filtered(query)?), &Count)?;
-                let mut clauses = base;
+                let total = searcher.search(&*query::all_of(clone_all(&base)), &Count)?;
+                let mut clauses = clone_all(&base);
                 clauses.push(query::after(&f, key, query.sort));
                 (total, searcher.search(&*query::all_of(clauses), &top_docs)?)
             }
@@ -346,7 +346,7 @@ impl AlertStore {
                 // them all (rare: the same millisecond and 22 bits of id).
                 hits.truncate(limit);
                 hits.retain(|(k, _)| *k != last);
-                let mut same = self.filtered(query)?;
+                let mut same = clone_all(&base);
                 same.push(query::at(&f, last));
                 let tied = searcher.search(&*query::all_of(same), &TopDocs::with_limit(MAX_PAGE).order_by_score())?;
                 let mut tied: Vec<(u64, DocAddress)> = tied.into_iter().map(|(_, a)| (last, a)).collect();
@@ -457,6 +457,11 @@ impl AlertStore {
         };
         Ok(min.zip(max).filter(|(a, b)| a <= b))
     }
+}
+
+/// The clauses again, without parsing the caller's query again.
+fn clone_all(clauses: &[Box<dyn Query>]) -> Vec<Box<dyn Query>> {
+    clauses.iter().map(|q| q.box_clone()).collect()
 }
 
 fn aggregation_json(
