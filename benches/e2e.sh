@@ -6,7 +6,8 @@
 # and FortiGate lines; every line's timestamp set to the time it is sent).
 #
 #   benches/e2e.sh [find-max]   the maximum sustained events/s (the unpaced rate, then paced
-#                               probes down from it until one is held), then ingest-to-alert
+#                               probes down from it until one is held, then bisecting to
+#                               within 5%), then ingest-to-alert
 #                               latency p50/p99 at 50%, 70% and 90% of it: with the bundled
 #                               rules, then with every SigmaHQ rule folder when $SIGMA exists
 #   benches/e2e.sh soak         $SOAK_SECS s at $RATE events/s, a row of rates, latency and
@@ -223,9 +224,9 @@ fi
     echo "$(date -u +%Y-%m-%d), commit $commit; $machine."
     grep -m1 '^vigil-load: mix ' "$WORK/${RUNS[0]}.out" | sed 's/^vigil-load: mix /Mix: /; s/$/./' || true
     if [ "$MODE" = find-max ]; then
-        echo "Each step runs ${STEP} s. The unpaced step's processed rate (after ${WARMUP} s) starts the search; paced probes go down from it by 7.5% until one is held (processed as fast as offered, at most 1 s of backlog when sending ends): that is the maximum sustained, and the levels are percentages of it."
+        echo "Each step runs ${STEP} s. The unpaced step's processed rate (after ${WARMUP} s) starts the search; paced probes go down from it (below what vigil processed in the probe before) until one is held (processed as fast as offered, at most 1 s of backlog when sending ends), then bisect between the highest held and the lowest not held to within 5%: the highest held is the maximum sustained, and the levels are percentages of it."
         echo "Latency is from a message's receipt to its alert, from the vigil_alert_latency_seconds"
-        echo "histogram's change over each step (linear interpolation within its power-of-2 buckets)."
+        echo "histogram's change over each step (linear interpolation within its buckets, each a quarter power of 2)."
     fi
     for run in "${RUNS[@]}"; do
         echo

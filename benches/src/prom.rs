@@ -3,8 +3,8 @@
 //! A run's latency distribution is the difference of a histogram scraped before the run and
 //! after it ([`Histogram::since`]). Quantiles are estimated as Prometheus' `histogram_quantile`
 //! does: the bucket holding the rank is found, and the value interpolated linearly between the
-//! bucket's bounds (the first bucket starting at 0). With power-of-2 buckets the estimate can
-//! be off by up to half a bucket's width.
+//! bucket's bounds (the first bucket starting at 0). The estimate can be off by up to half a
+//! bucket's width: vigil's buckets are quarter powers of 2, each 19% wider than the one below.
 
 /// One histogram without labels other than `le`.
 #[derive(Clone, Debug, PartialEq)]

@@ -98,21 +98,32 @@ enum Work {
     Stop,
 }
 
-/// What detection hands the store: alerts, and the log position they complete.
+/// What detection hands the store: alerts, the log position they complete, and their weight
+/// in the [`AlertGate`].
 struct Raised {
     alerts: Vec<Alert>,
     position: u64,
+    weight: usize,
 }
 
-/// Most alerts waiting between detection and the store.
-const MAX_QUEUED_ALERTS: usize = 20_000;
+/// Most memory (estimated by [`alert_weight`]) the alerts waiting between detection and the
+/// store may take: with the corpus mix about 80,000 alerts, more than two seconds of the
+/// heaviest alert rate measured (BENCHMARKS.md).
+const MAX_QUEUED_BYTES: usize = 128 << 20;
 
-/// Bounds the alerts between detection and the store by their number rather than by batches:
-/// a commit that keeps the store busy for a moment is absorbed (up to [`MAX_QUEUED_ALERTS`],
-/// about a second of a heavy alert rate) instead of stopping detection, and a flood of alerts
-/// still cannot fill memory.
+/// An alert's memory, estimated cheaply: its struct and rule, and its event's fields and raw
+/// line, which together are about twice the line.
+fn alert_weight(alert: &Alert) -> usize {
+    1024 + 2 * alert.raw.len()
+}
+
+/// Bounds the alerts between detection and the store by their memory rather than by batches:
+/// a commit that keeps the store busy for a moment (a quarter to most of a second under a
+/// heavy alert rate) is absorbed instead of stopping detection, and a flood of alerts, large
+/// or small, still cannot fill memory.
 #[derive(Debug)]
 struct AlertGate {
+    /// Weight of the alerts queued.
     queued: std::sync::Mutex<usize>,
     freed: std::sync::Condvar,
     /// Set when the store stage ends: nobody will free anything any more.
@@ -128,11 +139,11 @@ impl AlertGate {
         }
     }
 
-    /// Waits until `n` more alerts may be queued (at once when none are: a batch larger than
-    /// the bound still passes alone).
+    /// Waits until `n` more may be queued (at once when nothing is: a batch heavier than the
+    /// bound still passes alone).
     fn enter(&self, n: usize) {
         let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
-        while *queued > 0 && *queued + n > MAX_QUEUED_ALERTS && !self.closed.load(Ordering::Acquire) {
+        while *queued > 0 && *queued + n > MAX_QUEUED_BYTES && !self.closed.load(Ordering::Acquire) {
             queued =
                 self.freed.wait_timeout(queued, Duration::from_millis(100)).map_or_else(|p| p.into_inner().0, |r| r.0);
         }
@@ -143,6 +154,11 @@ impl AlertGate {
         let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
         *queued = queued.saturating_sub(n);
         self.freed.notify_all();
+    }
+
+    /// Weight queued now.
+    fn queued(&self) -> usize {
+        *self.queued.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn close(&self) {
@@ -218,6 +234,9 @@ impl Engine {
                         return;
                     }
                 };
+                if nice > 0 {
+                    lowest_priority_for_merges();
+                }
                 let _ = opened_tx.send(Ok(store.clone()));
                 drop(opened_tx);
                 // Engine::start gave up without this: nothing to do.
@@ -393,6 +412,29 @@ fn lower_priority(nice: i32) {
         let now = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
         if let Err(e) = rustix::process::setpriority_process(Some(tid), (now + nice).min(19)) {
             warn!(error = %e, "cannot lower the index's priority");
+        }
+    }
+}
+
+/// Tantivy's merge threads (named `merge_thread_N`, started with the index writer) take the
+/// lowest priority: a merge rewrites alerts already searchable, so it gets the CPU time that
+/// matching and indexing leave (Linux; elsewhere, and on failure, nothing). A long merge at the
+/// priority of indexing would otherwise slow indexing behind it, and then matching behind the
+/// store's bounded queue.
+fn lowest_priority_for_merges() {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
+        for task in tasks.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let tid =
+                task.file_name().to_str().and_then(|t| t.parse::<i32>().ok()).and_then(rustix::process::Pid::from_raw);
+            if let (true, Some(tid)) = (comm.starts_with("merge_thread"), tid) {
+                if let Err(e) = rustix::process::setpriority_process(Some(tid), 19) {
+                    warn!(error = %e, "cannot lower the priority of the index's merges");
+                    return;
+                }
+            }
         }
     }
 }
@@ -1118,8 +1160,9 @@ impl DetectStage {
             stats.queue_detect.store(rx.len() as u64, Ordering::Relaxed);
             stats.queue_store.store(out.len() as u64, Ordering::Relaxed);
             correlator.publish(stats);
-            gate.enter(raised.len());
-            if out.send(Raised { alerts: std::mem::take(&mut raised), position: *position }).is_err() {
+            let weight = raised.iter().map(alert_weight).sum();
+            gate.enter(weight);
+            if out.send(Raised { alerts: std::mem::take(&mut raised), position: *position, weight }).is_err() {
                 error!("alert store stopped; detection stops");
                 return Next::Stop;
             }
@@ -1208,7 +1251,7 @@ fn store_loop(
                     }
                 }
                 position = position.max(raised.position);
-                gate.leave(raised.alerts.len());
+                gate.leave(raised.weight);
                 false
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => false,
@@ -1216,7 +1259,12 @@ fn store_loop(
         };
         // Triage changes re-index their alerts: they too wait for a commit.
         let dirty = pending > 0 || position != committed || store.has_uncommitted();
-        if dirty && (disconnected || last_commit.elapsed() >= interval) {
+        let due = last_commit.elapsed() >= interval;
+        // A commit stops indexing while it lasts: with alerts waiting (a burst, or a commit
+        // just past) a due one waits until they are indexed, for at most 4 intervals, so that
+        // the store catches up rather than falls further behind.
+        let behind = gate.queued() > MAX_QUEUED_BYTES / 8 && last_commit.elapsed() < interval * 4;
+        if dirty && (disconnected || (due && !behind)) {
             let started = Instant::now();
             match store.commit_at(position) {
                 Ok(()) => {
@@ -1231,8 +1279,8 @@ fn store_loop(
                 }
             }
             pending = 0;
-        }
-        if last_commit.elapsed() >= interval {
+            last_commit = Instant::now();
+        } else if !dirty && due {
             last_commit = Instant::now();
         }
         if disconnected {
@@ -1248,21 +1296,33 @@ mod tests {
     #[test]
     fn the_alert_gate_holds_detection_only_past_its_bound() {
         let gate = Arc::new(AlertGate::new());
-        gate.enter(MAX_QUEUED_ALERTS - 10);
+        gate.enter(MAX_QUEUED_BYTES - 10);
         gate.enter(5);
+        assert_eq!(gate.queued(), MAX_QUEUED_BYTES - 5);
         let waiting = {
             let gate = gate.clone();
             std::thread::spawn(move || gate.enter(100))
         };
         std::thread::sleep(Duration::from_millis(300));
         assert!(!waiting.is_finished(), "past the bound: waits for the store");
-        gate.leave(MAX_QUEUED_ALERTS - 10);
+        gate.leave(MAX_QUEUED_BYTES - 10);
         waiting.join().expect("entered once the store freed room");
         gate.leave(105);
-        // A batch larger than the bound passes alone; at the end nothing waits.
-        gate.enter(MAX_QUEUED_ALERTS * 2);
+        assert_eq!(gate.queued(), 0);
+        // A batch heavier than the bound passes alone; at the end nothing waits.
+        gate.enter(MAX_QUEUED_BYTES * 2);
         gate.close();
         gate.enter(1);
+    }
+
+    #[test]
+    fn an_alert_weighs_its_line_twice_and_a_fixed_part() {
+        let small = Alert::of_fields("00000000000000000000000000000001".into(), "r", Utc::now(), Default::default());
+        let mut large = small.clone();
+        large.raw = "x".repeat(65536);
+        assert_eq!(alert_weight(&large) - alert_weight(&small), 2 * (65536 - small.raw.len()));
+        // The largest messages: still a bounded number of them queued.
+        assert!(MAX_QUEUED_BYTES / alert_weight(&large) >= 900);
     }
 
     const RULES: &str = "title: Base

@@ -91,9 +91,9 @@ struct Args {
     #[arg(long)]
     pid: Option<u32>,
     /// Find the maximum sustained rate (unpaced for --duration, processed events/s after
-    /// --warmup; then paced from that rate down by 7.5% steps until one is held: processed
-    /// as fast as offered, no backlog at the end), then run paced at each of --levels percent
-    /// of it for --duration.
+    /// --warmup; then paced probes: from that rate down, below what vigil processed, until
+    /// one is held (processed as fast as offered, no backlog at the end), then bisecting to
+    /// within 5%), then run paced at each of --levels percent of it for --duration.
     #[arg(long, conflicts_with_all = ["soak", "rate", "lines"])]
     find_max: bool,
     /// Start of the unpaced step of --find-max left out of its rate.
@@ -151,7 +151,7 @@ const WINDOWS_FILES: &[&str] = &["payloads/winlogbeat.ndjson"];
 const APPLIANCE_FILES: &[&str] = &["payloads/cef.log", "payloads/leef.log", "payloads/fortigate.log"];
 const LATENCY: &str = "vigil_alert_latency_seconds";
 const LATENCY_NOTE: &str = "from the vigil_alert_latency_seconds histogram's change over the run, \
-     interpolated linearly within its power-of-2 buckets";
+     interpolated linearly within its buckets, each a quarter power of 2";
 const DEFAULT_LINES: u64 = 100_000;
 const DEFAULT_FIND_MAX_SECS: f64 = 30.0;
 const DEFAULT_MAX_BACKLOG: u64 = 1_000_000;
@@ -978,10 +978,12 @@ fn soak(ctx: &Ctx<'_>, plan: &Plan) -> Result<()> {
 }
 
 /// Paced probes of `--find-max` for the maximum sustained rate.
-const MAX_PROBES: usize = 6;
+const MAX_PROBES: usize = 8;
+/// The probes stop once the highest rate held is within this fraction of the lowest not held.
+const PRECISION: f64 = 0.05;
 
-/// `--find-max`: the unpaced step, paced probes from its rate down until one is held (the
-/// maximum sustained), then one paced step per level of that; a table row for each.
+/// `--find-max`: the unpaced step, paced probes for the highest rate held (the maximum
+/// sustained), then one paced step per level of that; a table row for each.
 fn find_max(ctx: &Ctx<'_>, target: &str) -> Result<()> {
     let args = ctx.args;
     let step = duration_arg(args.duration.unwrap_or(DEFAULT_FIND_MAX_SECS), "--duration")?;
@@ -1039,9 +1041,12 @@ fn find_max(ctx: &Ctx<'_>, target: &str) -> Result<()> {
     let mut rows = vec![row("unpaced (latency includes queueing)", &o)];
     println!("{header}\n{}", rows[0]);
     // The unpaced rate can be more than vigil holds (bigger batches while it runs behind, the
-    // store's queue filling): the maximum sustained is the highest paced rate it processes
-    // as fast as it is offered, with no backlog left at the end of sending (within 1 s of
-    // events), tried from the unpaced rate down by 7.5% steps.
+    // store's queue filling, an index still small): the maximum sustained is the highest
+    // paced rate it processes as fast as it is offered, with no backlog left at the end of
+    // sending (within 1 s of events). Probes start at the unpaced rate; after one not held the
+    // next is below what vigil processed meanwhile (by 10%, and at least 7.5% below the probe);
+    // once one is held, the rest bisect between the highest held and the lowest not held,
+    // until they are within 5% of each other.
     let paced = |rate: f64| Plan {
         limit: Limit::Time(step),
         rate: Some(rate),
@@ -1049,26 +1054,35 @@ fn find_max(ctx: &Ctx<'_>, target: &str) -> Result<()> {
         warmup: None,
         sample_every: None,
     };
-    let mut sustained = None;
-    for k in 0..MAX_PROBES {
-        let rate = max * (1.0 - 0.075 * k as f64);
+    let (mut held_at, mut failed_at): (Option<f64>, Option<f64>) = (None, None);
+    let mut rate = max;
+    for _ in 0..MAX_PROBES {
         let o = run(ctx, &paced(rate))?;
+        let offered = o.sent_rate();
         let backlog = o.sent.saturating_sub(o.at_send_end.processed.saturating_sub(o.before.processed));
-        let held = o.processed_rate() >= 0.99 * o.sent_rate() && (backlog as f64) <= o.sent_rate();
+        let held = o.processed_rate() >= 0.99 * offered && (backlog as f64) <= offered;
         rows.push(row(
             &format!("probe {:.0}% of unpaced: {}", rate / max * 100.0, if held { "held" } else { "not held" }),
             &o,
         ));
         println!("{}", rows[rows.len() - 1]);
         if held {
-            sustained = Some(o.sent_rate());
-            break;
+            held_at = Some(held_at.map_or(offered, |h: f64| h.max(offered)));
+        } else {
+            failed_at = Some(failed_at.map_or(offered, |f: f64| f.min(offered)));
         }
+        rate = match (held_at, failed_at) {
+            // Held at the unpaced rate itself: nothing higher to try.
+            (Some(_), None) => break,
+            (Some(lo), Some(hi)) if hi <= lo * (1.0 + PRECISION) => break,
+            (Some(lo), Some(hi)) => (lo + hi) / 2.0,
+            (None, _) => (0.9 * o.processed_rate()).min(rate * (1.0 - 0.075)),
+        };
     }
-    let Some(max) = sustained else {
+    let Some(max) = held_at else {
         anyhow::bail!(
-            "no paced rate down to {:.0}% of the unpaced one was held",
-            100.0 - 7.5 * (MAX_PROBES - 1) as f64
+            "no paced rate was held in {MAX_PROBES} probes (the lowest offered: {:.0} events/s)",
+            failed_at.unwrap_or(rate)
         );
     };
     println!("vigil-load: sustained  {max:.0} events/s (the levels below are percentages of it)");
