@@ -59,10 +59,16 @@ pub struct Latency(pub prometheus_client::metrics::histogram::Histogram);
 
 impl Default for Latency {
     fn default() -> Self {
-        Latency(prometheus_client::metrics::histogram::Histogram::new(
-            prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2f64.powf(0.25), 72),
-        ))
+        Latency(prometheus_client::metrics::histogram::Histogram::new(latency_bounds()))
     }
+}
+
+/// 100 µs times 2^(i/4), to 3 significant digits (`le="0.000119"`, not 19 digits).
+fn latency_bounds() -> impl Iterator<Item = f64> {
+    (0..72).map(|i| {
+        let b = 0.0001 * 2f64.powf(f64::from(i) / 4.0);
+        format!("{b:.2e}").parse().unwrap_or(b)
+    })
 }
 
 impl Latency {
@@ -215,5 +221,19 @@ impl Stats {
     /// Updates correlation's figures.
     pub fn correlation(&self, update: impl FnOnce(&mut CorrelationStats)) {
         update(&mut self.correlation.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_buckets_are_quarter_octaves_with_short_bounds() {
+        let b: Vec<f64> = latency_bounds().collect();
+        assert!(b.windows(2).all(|w| w[0] < w[1] && w[1] / w[0] < 1.2), "{b:?}");
+        assert_eq!(&b[..5], &[0.0001, 0.000119, 0.000141, 0.000168, 0.0002]);
+        assert_eq!((b[32], b[36], b[40]), (0.0256, 0.0512, 0.102));
+        assert!(b[71] > 20.0 && b.iter().all(|x| x.to_string().len() <= 9), "{b:?}");
     }
 }
