@@ -107,14 +107,33 @@ struct Raised {
 }
 
 /// Most memory (estimated by [`alert_weight`]) the alerts waiting between detection and the
-/// store may take: with the corpus mix about 80,000 alerts, more than two seconds of the
-/// heaviest alert rate measured (BENCHMARKS.md).
+/// store may take: with the corpus mix some 60,000 alerts, about two seconds of the heaviest
+/// alert rate measured (BENCHMARKS.md).
 const MAX_QUEUED_BYTES: usize = 128 << 20;
 
-/// An alert's memory, estimated cheaply: its struct and rule, and its event's fields and raw
-/// line, which together are about twice the line.
+/// An alert's memory, estimated cheaply: its struct and its rule's texts, its raw line, and for
+/// each field of its event an entry of the map and the field's name and text.
 fn alert_weight(alert: &Alert) -> usize {
-    1024 + 2 * alert.raw.len()
+    let rule = &alert.rule;
+    let rule_texts = rule.id.len()
+        + rule.title.len()
+        + rule.level.len()
+        + rule.name.as_ref().map_or(0, String::len)
+        + rule.status.as_ref().map_or(0, String::len)
+        + rule.author.as_ref().map_or(0, String::len)
+        + rule.tags.iter().map(|t| 24 + t.len()).sum::<usize>();
+    let fields: usize = alert
+        .fields
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                vigil_parsers::Value::Str(s) => s.len(),
+                _ => 0,
+            };
+            96 + name.len() + text
+        })
+        .sum();
+    512 + rule_texts + alert.raw.len() + fields
 }
 
 /// Bounds the alerts between detection and the store by their memory rather than by batches:
@@ -537,11 +556,38 @@ struct LogStage {
 }
 
 impl LogStage {
-    fn run(mut self, mut rx: mpsc::Receiver<Ingest>, out: crossbeam_channel::Sender<Work>) {
+    fn run(mut self, rx: mpsc::Receiver<Ingest>, out: crossbeam_channel::Sender<Work>) {
         if !self.replay(&out) {
             return;
         }
         let mut acks = Vec::new();
+        let (sync_tx, sync_rx) = crossbeam_channel::unbounded::<SyncRequest>();
+        let stats = self.stats.clone();
+        std::thread::scope(|scope| {
+            let syncer = std::thread::Builder::new()
+                .name("vigil-fsync".into())
+                .spawn_scoped(scope, move || sync_loop(&sync_rx, &stats));
+            if let Err(e) = &syncer {
+                warn!(error = %e, "no fsync thread: the log syncs its appends itself");
+            }
+            self.pipeline(rx, &out, syncer.is_ok().then_some(&sync_tx), &mut acks);
+            drop(sync_tx);
+        });
+        // Every sync handed on has run: what is left is synced here.
+        self.sync(&mut acks);
+        self.release();
+        let _ = out.send(Work::Stop);
+    }
+
+    /// Appends and hands on until the listeners are gone (or detection is). Syncs are handed
+    /// to `syncer` (here without it).
+    fn pipeline(
+        &mut self,
+        mut rx: mpsc::Receiver<Ingest>,
+        out: &crossbeam_channel::Sender<Work>,
+        syncer: Option<&crossbeam_channel::Sender<SyncRequest>>,
+        acks: &mut Vec<oneshot::Sender<()>>,
+    ) {
         // What a restart read back or restored may be waiting: quiet input takes it, as ever.
         let (mut last_input, mut flushed) = (Instant::now(), false);
         while let Some(first) = rx.blocking_recv() {
@@ -582,8 +628,13 @@ impl LogStage {
                     Err(e) => error!(error = %e, "cannot append to the write-ahead log"),
                 }
             }
-            if self.wal.sync_due(!acks.is_empty()) {
-                self.sync(&mut acks);
+            // A waiting sender's acknowledgement goes with the next request even when nothing
+            // is left to sync: requests run in order, so the one syncing its message is done.
+            if self.wal.sync_due(!acks.is_empty()) || !acks.is_empty() {
+                match syncer {
+                    Some(syncer) => self.hand_sync(syncer, acks),
+                    None => self.sync(acks),
+                }
             }
             if tick {
                 self.release();
@@ -596,9 +647,27 @@ impl LogStage {
                 }
             }
         }
-        self.sync(&mut acks);
-        self.release();
-        let _ = out.send(Work::Stop);
+    }
+
+    /// Hands the fsyncs due, and the acknowledgements waiting on them, to the fsync thread.
+    fn hand_sync(&mut self, syncer: &crossbeam_channel::Sender<SyncRequest>, acks: &mut Vec<oneshot::Sender<()>>) {
+        match self.wal.take_sync() {
+            Ok(jobs) => {
+                let request = SyncRequest { jobs, acks: std::mem::take(acks) };
+                if let Err(e) = syncer.send(request) {
+                    // The fsync thread is gone (it cannot be, while this holds its channel):
+                    // sync here.
+                    let SyncRequest { jobs, acks: mut waiting } = e.into_inner();
+                    run_syncs(&jobs, &mut waiting, &self.stats);
+                }
+            }
+            Err(e) => {
+                // Not acknowledged: RELP senders will send again.
+                self.stats.error("wal_sync_error");
+                error!(error = %e, "cannot sync the write-ahead log");
+                acks.clear();
+            }
+        }
     }
 
     /// Hands on what the last run accepted and did not finish.
@@ -686,6 +755,7 @@ impl LogStage {
         match self.wal.sync() {
             Ok(()) => {
                 self.stats.fsync_latency.record(started.elapsed());
+                self.stats.wal.durable.fetch_max(self.wal.durable_seq(), Ordering::AcqRel);
                 for ack in acks.drain(..) {
                     let _ = ack.send(());
                 }
@@ -713,7 +783,47 @@ impl LogStage {
         w.bytes.store(self.wal.bytes(), Ordering::Relaxed);
         w.segments.store(self.wal.segments() as u64, Ordering::Relaxed);
         w.appended.store(self.wal.last_seq(), Ordering::Relaxed);
-        w.durable.store(self.wal.durable_seq(), Ordering::Release);
+        // The fsync thread moves it too; never back.
+        w.durable.fetch_max(self.wal.durable_seq(), Ordering::AcqRel);
+    }
+}
+
+/// Fsyncs for the fsync thread, and the acknowledgements waiting on them.
+struct SyncRequest {
+    jobs: Vec<crate::wal::SyncJob>,
+    acks: Vec<oneshot::Sender<()>>,
+}
+
+/// The fsync thread: runs the log's syncs in order, off the log thread, so that appends go on
+/// while an fsync waits for the disk; then moves the durable position and acknowledges.
+fn sync_loop(rx: &crossbeam_channel::Receiver<SyncRequest>, stats: &Stats) {
+    for SyncRequest { jobs, mut acks } in rx {
+        run_syncs(&jobs, &mut acks, stats);
+    }
+}
+
+/// Runs `jobs` in order; on success moves the durable position and sends `acks`. After a
+/// failure nothing more of them runs and nothing is acknowledged (RELP senders send again).
+fn run_syncs(jobs: &[crate::wal::SyncJob], acks: &mut Vec<oneshot::Sender<()>>, stats: &Stats) {
+    let started = Instant::now();
+    for job in jobs {
+        match job.run() {
+            Ok(upto) => {
+                stats.wal.durable.fetch_max(upto, Ordering::AcqRel);
+            }
+            Err(e) => {
+                stats.error("wal_sync_error");
+                error!(error = %e, "cannot sync the write-ahead log");
+                acks.clear();
+                return;
+            }
+        }
+    }
+    if !jobs.is_empty() {
+        stats.fsync_latency.record(started.elapsed());
+    }
+    for ack in acks.drain(..) {
+        let _ = ack.send(());
     }
 }
 
@@ -1162,6 +1272,7 @@ impl DetectStage {
             correlator.publish(stats);
             let weight = raised.iter().map(alert_weight).sum();
             gate.enter(weight);
+            stats.queue_store_bytes.store(gate.queued() as u64, Ordering::Relaxed);
             if out.send(Raised { alerts: std::mem::take(&mut raised), position: *position, weight }).is_err() {
                 error!("alert store stopped; detection stops");
                 return Next::Stop;
@@ -1316,13 +1427,17 @@ mod tests {
     }
 
     #[test]
-    fn an_alert_weighs_its_line_twice_and_a_fixed_part() {
+    fn an_alert_weighs_its_line_fields_and_rule() {
         let small = Alert::of_fields("00000000000000000000000000000001".into(), "r", Utc::now(), Default::default());
         let mut large = small.clone();
         large.raw = "x".repeat(65536);
-        assert_eq!(alert_weight(&large) - alert_weight(&small), 2 * (65536 - small.raw.len()));
+        assert_eq!(alert_weight(&large) - alert_weight(&small), 65536 - small.raw.len());
+        let mut fields = small.clone();
+        fields.fields.insert("CommandLine".into(), vigil_parsers::Value::Str("whoami /all".into()));
+        fields.fields.insert("EventID".into(), vigil_parsers::Value::Int(4688));
+        assert_eq!(alert_weight(&fields) - alert_weight(&small), (96 + 11 + 11) + (96 + 7));
         // The largest messages: still a bounded number of them queued.
-        assert!(MAX_QUEUED_BYTES / alert_weight(&large) >= 900);
+        assert!(MAX_QUEUED_BYTES / alert_weight(&large) >= 1900);
     }
 
     const RULES: &str = "title: Base

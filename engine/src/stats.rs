@@ -40,6 +40,8 @@ pub struct Stats {
     pub queue_ingest: AtomicU64,
     pub queue_detect: AtomicU64,
     pub queue_store: AtomicU64,
+    /// Estimated memory of the alerts waiting for the store (bounded: detection waits past it).
+    pub queue_store_bytes: AtomicU64,
     /// Alerts raised per rule id, and when the last was.
     rule_hits: Mutex<std::collections::HashMap<String, RuleHits>>,
 }

@@ -104,8 +104,12 @@ pub struct Wal {
     segments: Vec<Segment>,
     file: File,
     next_seq: u64,
+    /// The last sequence number made durable by [`Wal::sync`] (or on disk at open).
     durable_seq: u64,
+    /// The active segment has appends no [`SyncJob`] covers yet.
     unsynced: bool,
+    /// Segments closed with appends no [`SyncJob`] covers yet.
+    rotated: Vec<SyncJob>,
     last_sync: Instant,
     total_bytes: u64,
     buf: Vec<u8>,
@@ -118,6 +122,33 @@ const NONE: u16 = u16::MAX;
 /// Larger than any message vigil accepts (`max_message_bytes` is capped at 16 MiB): a length
 /// beyond it is corruption, not a record.
 const MAX_PAYLOAD: u32 = 64 << 20;
+
+/// An fsync to do, made by [`Wal::take_sync`]: once [`SyncJob::run`] returns, every record up to
+/// [`SyncJob::upto`] in its segment is durable. The log thread appends while another thread
+/// syncs: an fsync waits for whatever the disk is busy with (an index merge writing hundreds of
+/// megabytes), and appends must not wait with it.
+#[derive(Debug)]
+pub struct SyncJob {
+    /// The segment (its own handle); `None` under `fsync = never`.
+    file: Option<File>,
+    path: PathBuf,
+    upto: u64,
+}
+
+impl SyncJob {
+    /// The last sequence number this job makes durable.
+    pub fn upto(&self) -> u64 {
+        self.upto
+    }
+
+    /// Syncs the segment's data; returns [`SyncJob::upto`].
+    pub fn run(&self) -> Result<u64, WalError> {
+        if let Some(file) = &self.file {
+            file.sync_data().map_err(io(&self.path))?;
+        }
+        Ok(self.upto)
+    }
+}
 
 fn segment_name(first: u64) -> String {
     format!("{first:020}.wal")
@@ -174,6 +205,7 @@ impl Wal {
             next_seq,
             durable_seq: next_seq - 1,
             unsynced: false,
+            rotated: Vec::new(),
             last_sync: Instant::now(),
             total_bytes,
             buf: Vec::with_capacity(1 << 20),
@@ -217,34 +249,57 @@ impl Wal {
         Ok(self.next_seq - 1)
     }
 
-    /// Closes the active segment (synced) and starts the next.
+    /// Closes the active segment (its sync is left to the next [`Wal::take_sync`]) and starts
+    /// the next.
     fn rotate(&mut self) -> Result<(), WalError> {
-        self.sync()?;
         let path = self.dir.join(segment_name(self.next_seq));
-        self.file = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
         sync_dir(&self.dir)?;
+        let closed = std::mem::replace(&mut self.file, file);
+        if self.unsynced {
+            let closed_path = self.segments[self.segments.len() - 1].path.clone();
+            let file = (self.options.fsync != FsyncPolicy::Never).then_some(closed);
+            self.rotated.push(SyncJob { file, path: closed_path, upto: self.next_seq - 1 });
+            self.unsynced = false;
+        }
         self.segments.push(Segment { first: self.next_seq, path, bytes: 0 });
         Ok(())
     }
 
-    /// Makes every appended record durable.
-    pub fn sync(&mut self) -> Result<(), WalError> {
+    /// The fsyncs that make every record appended so far durable, to run in order (on another
+    /// thread: see [`SyncJob`]); empty when there is nothing new to sync.
+    pub fn take_sync(&mut self) -> Result<Vec<SyncJob>, WalError> {
+        let mut jobs = std::mem::take(&mut self.rotated);
         if self.unsynced {
-            if self.options.fsync != FsyncPolicy::Never {
-                let path = &self.segments[self.segments.len() - 1].path;
-                self.file.sync_data().map_err(io(path))?;
-            }
+            let path = self.segments[self.segments.len() - 1].path.clone();
+            let file = match self.options.fsync {
+                FsyncPolicy::Never => None,
+                _ => Some(self.file.try_clone().map_err(io(&path))?),
+            };
+            jobs.push(SyncJob { file, path, upto: self.next_seq - 1 });
             self.unsynced = false;
         }
-        self.durable_seq = self.next_seq - 1;
         self.last_sync = Instant::now();
+        Ok(jobs)
+    }
+
+    /// Makes every appended record durable, here and now. Jobs taken before with
+    /// [`Wal::take_sync`] must have run.
+    pub fn sync(&mut self) -> Result<(), WalError> {
+        for job in self.take_sync()? {
+            job.run()?;
+        }
+        self.durable_seq = self.next_seq - 1;
         Ok(())
     }
 
     /// Whether the policy wants a sync now; `waiting`: a sender waits for an acknowledgement.
     pub fn sync_due(&self, waiting: bool) -> bool {
+        if !self.rotated.is_empty() {
+            return true;
+        }
         if !self.unsynced {
-            return self.durable_seq != self.next_seq - 1;
+            return false;
         }
         match self.options.fsync {
             FsyncPolicy::Always | FsyncPolicy::Never => true,
@@ -254,6 +309,9 @@ impl Wal {
 
     /// How long until an unsynced append is due (for a waiting loop's timeout).
     pub fn sync_wait(&self) -> Option<Duration> {
+        if !self.rotated.is_empty() {
+            return Some(Duration::ZERO);
+        }
         match (self.unsynced, self.options.fsync) {
             (true, FsyncPolicy::Interval(every)) => Some(every.saturating_sub(self.last_sync.elapsed())),
             (true, _) => Some(Duration::ZERO),
@@ -261,7 +319,8 @@ impl Wal {
         }
     }
 
-    /// The last sequence number made durable.
+    /// The last sequence number made durable by [`Wal::sync`], or on disk at open (jobs run
+    /// elsewhere report their own [`SyncJob::upto`]).
     pub fn durable_seq(&self) -> u64 {
         self.durable_seq
     }
@@ -562,6 +621,36 @@ mod tests {
         assert_eq!(tail.first().map(|r| r.0), Some(91));
         assert_eq!(tail.len(), 11);
         assert_eq!(wal.last_seq(), 101);
+    }
+
+    #[test]
+    fn syncs_taken_cover_closed_segments_then_the_active_one_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let msgs: Vec<WalMessage> = (0..60).map(message).collect();
+        let (mut wal, _) = Wal::open(dir.path(), options(), 0).expect("open");
+        assert!(!wal.sync_due(false) && wal.take_sync().expect("take").is_empty());
+        for chunk in msgs.chunks(6) {
+            wal.append(refs(chunk)).expect("append");
+        }
+        assert!(wal.segments() > 2 && wal.sync_due(false));
+        let jobs = wal.take_sync().expect("take");
+        // One job per segment written since the last sync: closed ones first, oldest first.
+        assert_eq!(jobs.len(), wal.segments());
+        assert!(jobs.windows(2).all(|w| w[0].upto() < w[1].upto()));
+        assert_eq!(jobs.last().map(SyncJob::upto), Some(60));
+        // Appends go on while the jobs run elsewhere.
+        wal.append(refs(&msgs[..2])).expect("append");
+        for job in &jobs {
+            assert_eq!(job.run().expect("sync"), job.upto());
+        }
+        let more = wal.take_sync().expect("take");
+        assert_eq!(more.iter().map(SyncJob::upto).collect::<Vec<_>>(), vec![62]);
+        assert!(!wal.sync_due(true), "nothing left to sync");
+        // The synchronous sync is the same, done here.
+        wal.append(refs(&msgs[..1])).expect("append");
+        wal.sync().expect("sync");
+        assert_eq!(wal.durable_seq(), 63);
+        assert!(wal.take_sync().expect("take").is_empty());
     }
 
     #[test]

@@ -126,6 +126,12 @@ impl Collector for EngineCollector {
             ]
             .map(|(q, v)| ([("queue", q)], v.load(std::sync::atomic::Ordering::Relaxed))),
         )?;
+        gauge(
+            e,
+            "vigil_store_queue_bytes",
+            "Estimated memory of the alerts waiting for the index (at most 128 MiB: detection waits past it).",
+            self.stats.queue_store_bytes.load(std::sync::atomic::Ordering::Relaxed) as i64,
+        )?;
         let w = &s.wal;
         gauge(e, "vigil_wal_bytes", "Bytes in the write-ahead log.", w.bytes as i64)?;
         gauge(e, "vigil_wal_segments", "Segments of the write-ahead log.", w.segments as i64)?;

@@ -279,8 +279,15 @@ fn token(args: &Args) -> Result<String> {
 
 /// The server's resident memory, from /proc/PID/status.
 fn rss_bytes(pid: Option<u32>) -> Option<u64> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A size line of /proc/PID/status (`VmRSS:`, `RssAnon:`, `VmHWM:`), in bytes. VmRSS counts the
+/// index files the server has mapped (RssFile: page cache the kernel can take back) as well as
+/// its own memory (RssAnon); VmHWM is the highest VmRSS since the server started.
+fn status_bytes(pid: Option<u32>, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
-    let kib: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    let kib: u64 = status.lines().find_map(|l| l.strip_prefix(key))?.split_whitespace().next()?.parse().ok()?;
     Some(kib * 1024)
 }
 
@@ -515,6 +522,8 @@ struct Sample {
     p99: String,
     late: u64,
     rss: Option<u64>,
+    /// The server's own memory: RSS less the mapped index files.
+    anon: Option<u64>,
 }
 
 /// What [`monitor`] saw: the warm-up point and the rows.
@@ -753,6 +762,7 @@ fn monitor(
                 p99: interval.as_ref().map_or_else(|| "-".to_owned(), |h| h.quantile(0.99).to_string()),
                 late: (stats.late + stats.future).saturating_sub(before.late + before.future),
                 rss: rss_bytes(ctx.args.pid),
+                anon: status_bytes(ctx.args.pid, "RssAnon:"),
             };
             println!("{}", sample_row(&sample));
             samples.push(sample);
@@ -786,12 +796,12 @@ fn drain(api: &Api, before: &Stats, sent: u64, timeout: Duration) -> Result<(Sta
     }
 }
 
-const SAMPLE_HEADER: &str = "| t (s) | sent/s | processed/s | backlog | alerts/s | p50 | p99 | late+future | server RSS |\n\
-                             |---|---|---|---|---|---|---|---|---|";
+const SAMPLE_HEADER: &str = "| t (s) | sent/s | processed/s | backlog | alerts/s | p50 | p99 | late+future | server RSS | of it anonymous |\n\
+     |---|---|---|---|---|---|---|---|---|---|";
 
 fn sample_row(s: &Sample) -> String {
     format!(
-        "| {:.0} | {} | {} | {} | {:.0} | {} | {} | {} | {} |",
+        "| {:.0} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
         s.at.as_secs_f64(),
         si(s.sent_rate),
         si(s.processed_rate),
@@ -801,6 +811,7 @@ fn sample_row(s: &Sample) -> String {
         s.p99,
         s.late,
         mib(s.rss),
+        mib(s.anon),
     )
 }
 
@@ -964,6 +975,13 @@ fn soak(ctx: &Ctx<'_>, plan: &Plan) -> Result<()> {
             mib(rss.first().copied()),
             mib(rss.last().copied()),
             mib(rss.iter().max().copied()),
+        );
+        let anon = o.samples.iter().filter_map(|s| s.anon).max();
+        println!(
+            "vigil-load: soak peak  RSS {} (VmHWM, between samples too), anonymous {} at most in the samples (the rest \
+             of RSS is mapped index files)",
+            mib(status_bytes(ctx.args.pid, "VmHWM:")),
+            mib(anon),
         );
     }
     let (received, processed) = (o.received(), o.processed());
