@@ -797,7 +797,13 @@ struct SyncRequest {
 /// The fsync thread: runs the log's syncs in order, off the log thread, so that appends go on
 /// while an fsync waits for the disk; then moves the durable position and acknowledges.
 fn sync_loop(rx: &crossbeam_channel::Receiver<SyncRequest>, stats: &Stats) {
-    for SyncRequest { jobs, mut acks } in rx {
+    while let Ok(SyncRequest { mut jobs, mut acks }) = rx.recv() {
+        // Requests queued behind a slow fsync: one fsync of a segment covers them all.
+        while let Ok(more) = rx.try_recv() {
+            jobs.extend(more.jobs);
+            acks.extend(more.acks);
+        }
+        crate::wal::coalesce(&mut jobs);
         run_syncs(&jobs, &mut acks, stats);
     }
 }

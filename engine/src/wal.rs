@@ -129,10 +129,13 @@ const MAX_PAYLOAD: u32 = 64 << 20;
 /// megabytes), and appends must not wait with it.
 #[derive(Debug)]
 pub struct SyncJob {
-    /// The segment (its own handle); `None` under `fsync = never`.
+    /// A closed segment's own handle. For the active segment the job opens its path when it
+    /// runs, so that jobs queued behind a slow fsync hold no file descriptors.
     file: Option<File>,
     path: PathBuf,
     upto: u64,
+    /// `false` under `fsync = never`: the job only reports [`SyncJob::upto`].
+    fsync: bool,
 }
 
 impl SyncJob {
@@ -141,13 +144,37 @@ impl SyncJob {
         self.upto
     }
 
-    /// Syncs the segment's data; returns [`SyncJob::upto`].
+    /// Syncs the segment's data; returns [`SyncJob::upto`]. A segment deleted meanwhile needs
+    /// nothing: the log deletes only segments whose records are matched and committed.
     pub fn run(&self) -> Result<u64, WalError> {
-        if let Some(file) = &self.file {
-            file.sync_data().map_err(io(&self.path))?;
+        if !self.fsync {
+            return Ok(self.upto);
+        }
+        match &self.file {
+            Some(file) => file.sync_data().map_err(io(&self.path))?,
+            None => match File::open(&self.path) {
+                Ok(file) => file.sync_data().map_err(io(&self.path))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&self.path)(e)),
+            },
         }
         Ok(self.upto)
     }
+}
+
+/// Merges jobs for the same segment that follow each other into the last of them: one fsync
+/// covers every record appended before it. For jobs queued behind a slow fsync.
+pub fn coalesce(jobs: &mut Vec<SyncJob>) {
+    jobs.dedup_by(|later, earlier| {
+        let same = later.path == earlier.path;
+        if same {
+            std::mem::swap(later, earlier);
+            if earlier.file.is_none() {
+                earlier.file = later.file.take();
+            }
+        }
+        same
+    });
 }
 
 fn segment_name(first: u64) -> String {
@@ -258,8 +285,8 @@ impl Wal {
         let closed = std::mem::replace(&mut self.file, file);
         if self.unsynced {
             let closed_path = self.segments[self.segments.len() - 1].path.clone();
-            let file = (self.options.fsync != FsyncPolicy::Never).then_some(closed);
-            self.rotated.push(SyncJob { file, path: closed_path, upto: self.next_seq - 1 });
+            let fsync = self.options.fsync != FsyncPolicy::Never;
+            self.rotated.push(SyncJob { file: Some(closed), path: closed_path, upto: self.next_seq - 1, fsync });
             self.unsynced = false;
         }
         self.segments.push(Segment { first: self.next_seq, path, bytes: 0 });
@@ -272,11 +299,8 @@ impl Wal {
         let mut jobs = std::mem::take(&mut self.rotated);
         if self.unsynced {
             let path = self.segments[self.segments.len() - 1].path.clone();
-            let file = match self.options.fsync {
-                FsyncPolicy::Never => None,
-                _ => Some(self.file.try_clone().map_err(io(&path))?),
-            };
-            jobs.push(SyncJob { file, path, upto: self.next_seq - 1 });
+            let fsync = self.options.fsync != FsyncPolicy::Never;
+            jobs.push(SyncJob { file: None, path, upto: self.next_seq - 1, fsync });
             self.unsynced = false;
         }
         self.last_sync = Instant::now();
@@ -643,13 +667,19 @@ mod tests {
         for job in &jobs {
             assert_eq!(job.run().expect("sync"), job.upto());
         }
-        let more = wal.take_sync().expect("take");
+        let mut more = wal.take_sync().expect("take");
         assert_eq!(more.iter().map(SyncJob::upto).collect::<Vec<_>>(), vec![62]);
+        // Jobs queued behind a slow fsync: one per segment, the last of each run.
+        wal.append(refs(&msgs[..1])).expect("append");
+        more.extend(wal.take_sync().expect("take"));
+        coalesce(&mut more);
+        assert_eq!(more.iter().map(SyncJob::upto).collect::<Vec<_>>(), vec![63]);
+        assert_eq!(more[0].run().expect("sync"), 63);
         assert!(!wal.sync_due(true), "nothing left to sync");
         // The synchronous sync is the same, done here.
         wal.append(refs(&msgs[..1])).expect("append");
         wal.sync().expect("sync");
-        assert_eq!(wal.durable_seq(), 63);
+        assert_eq!(wal.durable_seq(), 64);
         assert!(wal.take_sync().expect("take").is_empty());
     }
 
