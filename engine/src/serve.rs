@@ -448,11 +448,11 @@ fn lowest_priority_for_merges() {
             let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
             let tid =
                 task.file_name().to_str().and_then(|t| t.parse::<i32>().ok()).and_then(rustix::process::Pid::from_raw);
-            if let (true, Some(tid)) = (comm.starts_with("merge_thread"), tid) {
-                if let Err(e) = rustix::process::setpriority_process(Some(tid), 19) {
-                    warn!(error = %e, "cannot lower the priority of the index's merges");
-                    return;
-                }
+            if let (true, Some(tid)) = (comm.starts_with("merge_thread"), tid)
+                && let Err(e) = rustix::process::setpriority_process(Some(tid), 19)
+            {
+                warn!(error = %e, "cannot lower the priority of the index's merges");
+                return;
             }
         }
     }
@@ -608,7 +608,7 @@ impl LogStage {
             self.stats.queue_ingest.store(rx.len() as u64, Ordering::Relaxed);
             let mut work = Vec::with_capacity(3);
             if !inputs.is_empty() {
-                self.wait_for_room(&out);
+                self.wait_for_room(out);
                 match self.wal.append(inputs.iter().map(message_ref)) {
                     Ok(position) => work.push(Work::Batch { inputs, position }),
                     Err(e) => {
