@@ -305,6 +305,7 @@ impl Engine {
             stats: stats.clone(),
             batch_size,
             quiet: config.correlation.allowed_lateness,
+            append_errors: crate::stats::LogThrottle::new(Duration::from_secs(10)),
         };
         let detect = DetectStage {
             batch_size,
@@ -553,6 +554,8 @@ struct LogStage {
     stats: Arc<Stats>,
     batch_size: usize,
     quiet: Duration,
+    /// Failed appends (a full disk fails them all): logged every 10 s, counted each.
+    append_errors: crate::stats::LogThrottle,
 }
 
 impl LogStage {
@@ -614,7 +617,9 @@ impl LogStage {
                     Err(e) => {
                         // Still matched: better than dropped; but not durable.
                         self.stats.error("wal_write_error");
-                        error!(error = %e, "cannot append to the write-ahead log");
+                        if let Some(repeats) = self.append_errors.admit() {
+                            error!(error = %e, repeats, "cannot append to the write-ahead log");
+                        }
                         work.push(Work::Batch { inputs, position: self.wal.last_seq() });
                     }
                 }
@@ -625,7 +630,11 @@ impl LogStage {
                 flushed = true;
                 match self.wal.append_flush() {
                     Ok(position) => work.push(Work::Flush { position }),
-                    Err(e) => error!(error = %e, "cannot append to the write-ahead log"),
+                    Err(e) => {
+                        if let Some(repeats) = self.append_errors.admit() {
+                            error!(error = %e, repeats, "cannot append to the write-ahead log");
+                        }
+                    }
                 }
             }
             // A waiting sender's acknowledgement goes with the next request even when nothing
@@ -1543,6 +1552,7 @@ correlation:
             stats: stats.clone(),
             batch_size: 1024,
             quiet: Duration::from_secs(3600),
+            append_errors: crate::stats::LogThrottle::new(Duration::from_secs(10)),
         };
         let (tx, rx) = mpsc::channel(16);
         let (out_tx, out) = crossbeam_channel::unbounded();

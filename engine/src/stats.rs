@@ -79,6 +79,37 @@ impl Latency {
     }
 }
 
+/// Lets a repeated error be logged once, then at most once every `every` with the number of
+/// repeats left out in between: on a full disk every append fails, and a line for each would
+/// bury the log (the error counters still count every one).
+#[derive(Debug)]
+pub struct LogThrottle {
+    every: std::time::Duration,
+    last: Option<std::time::Instant>,
+    repeats: u64,
+}
+
+impl LogThrottle {
+    pub const fn new(every: std::time::Duration) -> LogThrottle {
+        LogThrottle { every, last: None, repeats: 0 }
+    }
+
+    /// `Some(repeats left out since the last one logged)` when this one is to be logged.
+    pub fn admit(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        match self.last {
+            Some(last) if now.duration_since(last) < self.every => {
+                self.repeats += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.repeats))
+            }
+        }
+    }
+}
+
 /// The write-ahead log: its size, and how far each stage has got in it (sequence numbers).
 #[derive(Debug, Default)]
 pub struct WalStats {
@@ -229,6 +260,16 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttled_error_is_logged_once_then_with_its_repeats() {
+        let mut t = LogThrottle::new(std::time::Duration::from_millis(200));
+        assert_eq!(t.admit(), Some(0));
+        assert_eq!((t.admit(), t.admit(), t.admit()), (None, None, None));
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert_eq!(t.admit(), Some(3));
+        assert_eq!(t.admit(), None);
+    }
 
     #[test]
     fn latency_buckets_are_quarter_octaves_with_short_bounds() {

@@ -25,6 +25,8 @@ pub struct Results(pub u64);
 pub struct AuditLog {
     path: PathBuf,
     file: Mutex<File>,
+    /// Failed writes (a full disk fails them all): logged every 10 s.
+    errors: Mutex<vigil_engine::stats::LogThrottle>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -50,7 +52,8 @@ impl AuditLog {
     pub fn open(data_dir: &Path) -> std::io::Result<AuditLog> {
         let path = data_dir.join(AUDIT_FILE);
         let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&path)?;
-        Ok(AuditLog { path, file: Mutex::new(file) })
+        let errors = Mutex::new(vigil_engine::stats::LogThrottle::new(std::time::Duration::from_secs(10)));
+        Ok(AuditLog { path, file: Mutex::new(file), errors })
     }
 
     pub fn path(&self) -> &Path {
@@ -75,8 +78,10 @@ impl AuditLog {
         let mut text = line.to_string();
         text.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(error) = file.write_all(text.as_bytes()) {
-            tracing::error!(%error, path = %self.path.display(), "cannot write the audit log");
+        if let Err(error) = file.write_all(text.as_bytes())
+            && let Some(repeats) = self.errors.lock().unwrap_or_else(|p| p.into_inner()).admit()
+        {
+            tracing::error!(%error, repeats, path = %self.path.display(), "cannot write the audit log");
         }
     }
 }
