@@ -137,8 +137,8 @@ fn alert_weight(alert: &Alert) -> usize {
 }
 
 /// Bounds the alerts between detection and the store by their memory rather than by batches:
-/// a commit that keeps the store busy for a moment (a quarter to most of a second under a
-/// heavy alert rate) is absorbed instead of stopping detection, and a flood of alerts, large
+/// a commit that keeps the store busy for a moment (0.1 to 1 s under a heavy alert rate) is
+/// absorbed instead of stopping detection, and a flood of alerts, large
 /// or small, still cannot fill memory.
 #[derive(Debug)]
 struct AlertGate {
@@ -660,22 +660,11 @@ impl LogStage {
 
     /// Hands the fsyncs due, and the acknowledgements waiting on them, to the fsync thread.
     fn hand_sync(&mut self, syncer: &crossbeam_channel::Sender<SyncRequest>, acks: &mut Vec<oneshot::Sender<()>>) {
-        match self.wal.take_sync() {
-            Ok(jobs) => {
-                let request = SyncRequest { jobs, acks: std::mem::take(acks) };
-                if let Err(e) = syncer.send(request) {
-                    // The fsync thread is gone (it cannot be, while this holds its channel):
-                    // sync here.
-                    let SyncRequest { jobs, acks: mut waiting } = e.into_inner();
-                    run_syncs(&jobs, &mut waiting, &self.stats);
-                }
-            }
-            Err(e) => {
-                // Not acknowledged: RELP senders will send again.
-                self.stats.error("wal_sync_error");
-                error!(error = %e, "cannot sync the write-ahead log");
-                acks.clear();
-            }
+        let request = SyncRequest { jobs: self.wal.take_sync(), acks: std::mem::take(acks) };
+        if let Err(e) = syncer.send(request) {
+            // The fsync thread is gone (it panicked): sync here.
+            let SyncRequest { jobs, acks: mut waiting } = e.into_inner();
+            run_syncs(&jobs, &mut waiting, &self.stats);
         }
     }
 

@@ -295,7 +295,7 @@ impl Wal {
 
     /// The fsyncs that make every record appended so far durable, to run in order (on another
     /// thread: see [`SyncJob`]); empty when there is nothing new to sync.
-    pub fn take_sync(&mut self) -> Result<Vec<SyncJob>, WalError> {
+    pub fn take_sync(&mut self) -> Vec<SyncJob> {
         let mut jobs = std::mem::take(&mut self.rotated);
         if self.unsynced {
             let path = self.segments[self.segments.len() - 1].path.clone();
@@ -304,13 +304,13 @@ impl Wal {
             self.unsynced = false;
         }
         self.last_sync = Instant::now();
-        Ok(jobs)
+        jobs
     }
 
     /// Makes every appended record durable, here and now. Jobs taken before with
     /// [`Wal::take_sync`] must have run.
     pub fn sync(&mut self) -> Result<(), WalError> {
-        for job in self.take_sync()? {
+        for job in self.take_sync() {
             job.run()?;
         }
         self.durable_seq = self.next_seq - 1;
@@ -652,12 +652,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let msgs: Vec<WalMessage> = (0..60).map(message).collect();
         let (mut wal, _) = Wal::open(dir.path(), options(), 0).expect("open");
-        assert!(!wal.sync_due(false) && wal.take_sync().expect("take").is_empty());
+        assert!(!wal.sync_due(false) && wal.take_sync().is_empty());
         for chunk in msgs.chunks(6) {
             wal.append(refs(chunk)).expect("append");
         }
         assert!(wal.segments() > 2 && wal.sync_due(false));
-        let jobs = wal.take_sync().expect("take");
+        let jobs = wal.take_sync();
         // One job per segment written since the last sync: closed ones first, oldest first.
         assert_eq!(jobs.len(), wal.segments());
         assert!(jobs.windows(2).all(|w| w[0].upto() < w[1].upto()));
@@ -667,11 +667,11 @@ mod tests {
         for job in &jobs {
             assert_eq!(job.run().expect("sync"), job.upto());
         }
-        let mut more = wal.take_sync().expect("take");
+        let mut more = wal.take_sync();
         assert_eq!(more.iter().map(SyncJob::upto).collect::<Vec<_>>(), vec![62]);
         // Jobs queued behind a slow fsync: one per segment, the last of each run.
         wal.append(refs(&msgs[..1])).expect("append");
-        more.extend(wal.take_sync().expect("take"));
+        more.extend(wal.take_sync());
         coalesce(&mut more);
         assert_eq!(more.iter().map(SyncJob::upto).collect::<Vec<_>>(), vec![63]);
         assert_eq!(more[0].run().expect("sync"), 63);
@@ -680,7 +680,7 @@ mod tests {
         wal.append(refs(&msgs[..1])).expect("append");
         wal.sync().expect("sync");
         assert_eq!(wal.durable_seq(), 64);
-        assert!(wal.take_sync().expect("take").is_empty());
+        assert!(wal.take_sync().is_empty());
     }
 
     #[test]
