@@ -107,8 +107,9 @@ struct Raised {
 }
 
 /// Most memory (estimated by [`alert_weight`]) the alerts waiting between detection and the
-/// store may take: with the corpus mix some 60,000 alerts, about two seconds of the heaviest
-/// alert rate measured (BENCHMARKS.md).
+/// store may take: by that estimate a Windows event's alert weighs some kilobytes (its dozens
+/// of fields), a syslog line's about one, so with the corpus mix around a second of the
+/// heaviest alert rate measured (BENCHMARKS.md).
 const MAX_QUEUED_BYTES: usize = 128 << 20;
 
 /// An alert's memory, estimated cheaply: its struct and its rule's texts, its raw line, and for
