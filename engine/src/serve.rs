@@ -148,14 +148,17 @@ struct AlertGate {
     freed: std::sync::Condvar,
     /// Set when the store stage ends: nobody will free anything any more.
     closed: std::sync::atomic::AtomicBool,
+    /// Where the weight queued is published (`vigil_store_queue_bytes`).
+    stats: Arc<Stats>,
 }
 
 impl AlertGate {
-    fn new() -> AlertGate {
+    fn new(stats: Arc<Stats>) -> AlertGate {
         AlertGate {
             queued: std::sync::Mutex::new(0),
             freed: std::sync::Condvar::new(),
             closed: std::sync::atomic::AtomicBool::new(false),
+            stats,
         }
     }
 
@@ -168,11 +171,13 @@ impl AlertGate {
                 self.freed.wait_timeout(queued, Duration::from_millis(100)).map_or_else(|p| p.into_inner().0, |r| r.0);
         }
         *queued += n;
+        self.stats.queue_store_bytes.store(*queued as u64, Ordering::Relaxed);
     }
 
     fn leave(&self, n: usize) {
         let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
         *queued = queued.saturating_sub(n);
+        self.stats.queue_store_bytes.store(*queued as u64, Ordering::Relaxed);
         self.freed.notify_all();
     }
 
@@ -234,7 +239,7 @@ impl Engine {
         // Alerts are large (fields, raw line): a short queue, so that a slow store pushes back on
         // matching (and so on the senders) instead of holding them in memory.
         let (raised_tx, raised_rx) = crossbeam_channel::bounded::<Raised>(1024);
-        let gate = Arc::new(AlertGate::new());
+        let gate = Arc::new(AlertGate::new(stats.clone()));
         let (opened_tx, opened) = std::sync::mpsc::channel();
         // Where the last run got to (committed, checkpoint), once it is read from the index.
         let (begin_tx, begin) = std::sync::mpsc::channel::<(u64, u64)>();
@@ -1277,7 +1282,6 @@ impl DetectStage {
             correlator.publish(stats);
             let weight = raised.iter().map(alert_weight).sum();
             gate.enter(weight);
-            stats.queue_store_bytes.store(gate.queued() as u64, Ordering::Relaxed);
             if out.send(Raised { alerts: std::mem::take(&mut raised), position: *position, weight }).is_err() {
                 error!("alert store stopped; detection stops");
                 return Next::Stop;
@@ -1411,7 +1415,7 @@ mod tests {
 
     #[test]
     fn the_alert_gate_holds_detection_only_past_its_bound() {
-        let gate = Arc::new(AlertGate::new());
+        let gate = Arc::new(AlertGate::new(Arc::new(Stats::default())));
         gate.enter(MAX_QUEUED_BYTES - 10);
         gate.enter(5);
         assert_eq!(gate.queued(), MAX_QUEUED_BYTES - 5);

@@ -331,18 +331,6 @@ impl Wal {
         }
     }
 
-    /// How long until an unsynced append is due (for a waiting loop's timeout).
-    pub fn sync_wait(&self) -> Option<Duration> {
-        if !self.rotated.is_empty() {
-            return Some(Duration::ZERO);
-        }
-        match (self.unsynced, self.options.fsync) {
-            (true, FsyncPolicy::Interval(every)) => Some(every.saturating_sub(self.last_sync.elapsed())),
-            (true, _) => Some(Duration::ZERO),
-            (false, _) => None,
-        }
-    }
-
     /// The last sequence number made durable by [`Wal::sync`], or on disk at open (jobs run
     /// elsewhere report their own [`SyncJob::upto`]).
     pub fn durable_seq(&self) -> u64 {
