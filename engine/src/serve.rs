@@ -123,18 +123,17 @@ fn alert_weight(alert: &Alert) -> usize {
         + rule.status.as_ref().map_or(0, String::len)
         + rule.author.as_ref().map_or(0, String::len)
         + rule.tags.iter().map(|t| 24 + t.len()).sum::<usize>();
-    let fields: usize = alert
-        .fields
-        .iter()
-        .map(|(name, value)| {
-            let text = match value {
-                vigil_parsers::Value::Str(s) => s.len(),
-                _ => 0,
-            };
-            96 + name.len() + text
-        })
-        .sum();
+    let fields: usize = alert.fields.iter().map(|(name, value)| 96 + name.len() + value_weight(value)).sum();
     512 + rule_texts + alert.raw.len() + fields
+}
+
+/// The heap bytes of a field value, roughly: its text, or its elements'.
+fn value_weight(value: &vigil_parsers::Value) -> usize {
+    match value {
+        vigil_parsers::Value::Str(s) => s.len(),
+        vigil_parsers::Value::List(items) => items.iter().map(|v| 32 + value_weight(v)).sum(),
+        _ => 0,
+    }
 }
 
 /// Bounds the alerts between detection and the store by their memory rather than by batches:

@@ -21,6 +21,11 @@ pub enum Value {
     /// Text. Up to 24 bytes are kept inline, without a heap allocation: most field values
     /// (addresses, ports, users, programs, severities) are that short.
     Str(CompactString),
+    /// Several values in one field: a Windows event's unnamed `<Data>` elements (evtx_dump's
+    /// `"Data": {"#text": [...]}`), winlogbeat's `param1`..`paramN`, a JSON array. A Sigma
+    /// comparison matches such a field when any element matches (`|all`: each value some
+    /// element). Its elements are never lists themselves.
+    List(Vec<Value>),
 }
 
 impl Value {
@@ -32,6 +37,11 @@ impl Value {
             Value::Float(f) => Cow::Owned(f.to_string()),
             Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
             Value::Null => Cow::Borrowed(""),
+            // What keyword search and people see; comparisons look at each element instead.
+            Value::List(items) => match items.as_slice() {
+                [one] => one.as_text(),
+                _ => Cow::Owned(items.iter().map(|v| v.as_text()).collect::<Vec<_>>().join(", ")),
+            },
         }
     }
 
@@ -41,7 +51,7 @@ impl Value {
             Value::Int(i) => Some(*i as f64),
             Value::Float(f) => Some(*f),
             Value::Str(s) => s.trim().parse().ok(),
-            Value::Bool(_) | Value::Null => None,
+            Value::Bool(_) | Value::Null | Value::List(_) => None,
         }
     }
 

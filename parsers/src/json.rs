@@ -57,7 +57,9 @@ fn scalar(v: &Json) -> Option<Value> {
     })
 }
 
-/// Flattens nested objects as `a.b.c`; arrays of scalars become their text joined by `, `.
+/// Flattens nested objects as `a.b.c`; an array becomes a [`Value::List`] of its scalars
+/// (nested arrays flattened into it, objects left out), so that a comparison matches when any
+/// element does.
 fn flatten(prefix: &str, v: &Json, out: &mut Fields) {
     match v {
         Json::Object(map) => {
@@ -67,8 +69,9 @@ fn flatten(prefix: &str, v: &Json, out: &mut Fields) {
             }
         }
         Json::Array(items) => {
-            let text: Vec<String> = items.iter().filter_map(scalar).map(|s| s.as_text().into_owned()).collect();
-            out.insert(prefix.to_owned().into(), Value::from(text.join(", ")));
+            let mut list = Vec::with_capacity(items.len());
+            list_elements(items, &mut list);
+            out.insert(prefix.to_owned().into(), Value::List(list));
         }
         other => {
             if let Some(s) = scalar(other) {
@@ -78,7 +81,19 @@ fn flatten(prefix: &str, v: &Json, out: &mut Fields) {
     }
 }
 
-/// The value of an evtx_dump element: the element itself, or its `#text` when it has attributes.
+/// The scalars of a JSON array, in order: nested arrays flattened, an evtx_dump element
+/// (`{"#attributes": ..., "#text": ...}`) as its text, other objects left out.
+fn list_elements(items: &[Json], out: &mut Vec<Value>) {
+    for item in items {
+        match element(item) {
+            Json::Array(inner) => list_elements(inner, out),
+            other => out.extend(scalar(other)),
+        }
+    }
+}
+
+/// The value of an evtx_dump element: the element itself, or its `#text` when it has attributes
+/// (or is only text: unnamed `<Data>` elements are `"Data": {"#text": [...]}`).
 fn element(v: &Json) -> &Json {
     v.get("#text").unwrap_or(v)
 }
@@ -314,7 +329,9 @@ pub(crate) fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
     if let Some(Json::Object(map)) = event.get("EventData") {
         for (k, v) in map {
             if k != "#attributes" {
-                flatten(k, v, &mut fields);
+                // Unnamed `<Data>` elements: `"Data": {"#text": "a"}` or `{"#text": ["a", "b"]}`,
+                // a field `Data` (a list when there are several), as Sigma's rules name it.
+                flatten(k, element(v), &mut fields);
             }
         }
     }
@@ -364,6 +381,7 @@ fn winlogbeat(root: &Map<String, Json>, winlog: &Map<String, Json>, fields: &mut
             _ => flatten(&format!("winlog.{k}"), v, fields),
         }
     }
+    unnamed_data(fields);
     alias(fields, "winlog.event_id", "EventID");
     alias(fields, "event.code", "EventID");
     alias(fields, "winlog.channel", "Channel");
@@ -374,6 +392,20 @@ fn winlogbeat(root: &Map<String, Json>, winlog: &Map<String, Json>, fields: &mut
     alias(fields, "host.name", "Computer");
     alias(fields, "winlog.record_id", "EventRecordID");
     alias(fields, "winlog.user.identifier", "Security_UserID");
+}
+
+/// winlogbeat names a Windows event's unnamed `<Data>` elements `param1`, `param2`, ...;
+/// Sigma's rules (and evtx_dump) see them as one field `Data`, a list in their order.
+fn unnamed_data(fields: &mut Fields) {
+    if fields.contains_key("Data") || !fields.contains_key("param1") {
+        return;
+    }
+    let params: Vec<Value> = (1..).map_while(|n| fields.get(format!("param{n}").as_str()).cloned()).collect();
+    let value = match <[Value; 1]>::try_from(params) {
+        Ok([one]) => one,
+        Err(params) => Value::List(params),
+    };
+    fields.insert("Data".into(), value);
 }
 
 /// NXLog's names for the System values, aliased to Sigma's.
@@ -554,6 +586,30 @@ mod tests {
         assert_eq!(windows_category(Some("sysmon"), Some(12), Some("CreateKey")), Some("registry_add"));
         assert_eq!(windows_category(Some("sysmon"), Some(12), None), Some("registry_event"));
         assert_eq!(windows_category(Some("security"), Some(4624), None), None);
+    }
+
+    #[test]
+    fn unnamed_data_elements_are_one_list_field() {
+        // evtx_dump: several unnamed `<Data>` elements, then one.
+        let e = ok(
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"MSSQLSERVER"}},"EventID":{"#attributes":{"Qualifiers":16384},"#text":15457},"Channel":"Application","Computer":"db01"},"EventData":{"Data":{"#text":["xp_cmdshell","0","1"]},"Binary":"6143"}}}"##,
+        );
+        assert_eq!(e.fields.get("Data"), Some(&Value::List(vec!["xp_cmdshell".into(), "0".into(), "1".into()])));
+        assert_eq!(e.fields.get("EventID"), Some(&Value::Int(15457)));
+        assert_eq!(s(&e, "Binary"), "6143");
+        let e = ok(
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"ESENT"}},"EventID":216,"Channel":"Application"},"EventData":{"Data":{"#text":"C:\ntds.dit"}}}}"##,
+        );
+        assert_eq!(e.fields.get("Data"), Some(&Value::from("C:\ntds.dit")));
+        // winlogbeat: `param1`..`paramN`, in order.
+        let e = ok(
+            r#"{"winlog":{"channel":"Application","provider_name":"MSSQLSERVER","event_id":15457,"event_data":{"param1":"xp_cmdshell","param2":"0","param3":"1"}}}"#,
+        );
+        assert_eq!(e.fields.get("Data"), Some(&Value::List(vec!["xp_cmdshell".into(), "0".into(), "1".into()])));
+        // A JSON array anywhere is a list, nested arrays flattened into it.
+        let e = ok(r#"{"tags":["a",["b",3]],"empty":[]}"#);
+        assert_eq!(e.fields.get("tags"), Some(&Value::List(vec!["a".into(), "b".into(), Value::Int(3)])));
+        assert_eq!(e.fields.get("empty"), Some(&Value::List(Vec::new())));
     }
 
     #[test]

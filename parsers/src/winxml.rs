@@ -212,6 +212,21 @@ mod tests {
     }
 
     #[test]
+    fn unnamed_data_elements_are_one_list_field() {
+        let xml = r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="PowerShell"/><EventID Qualifiers="0">400</EventID><Channel>Windows PowerShell</Channel><Computer>ws01</Computer></System><EventData><Data>Available</Data><Data>None</Data><Data>NewEngineState=Available HostVersion=5.1 EngineVersion=2.0</Data></EventData></Event>"#;
+        let e = parse(xml).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            e.fields.get("Data"),
+            Some(&Value::List(vec![
+                "Available".into(),
+                "None".into(),
+                "NewEngineState=Available HostVersion=5.1 EngineVersion=2.0".into()
+            ]))
+        );
+        assert_eq!(e.logsource.category.as_deref(), Some("ps_classic_start"));
+    }
+
+    #[test]
     fn malformed_xml_is_an_error_never_a_panic() {
         for bad in [
             "<Event>",

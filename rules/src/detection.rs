@@ -8,6 +8,9 @@
 //! - numbers and booleans compare as values, not substrings;
 //! - `|re` is an unanchored regular expression, case-sensitive unless `|re|i`;
 //! - a list of values is an OR, or an AND with `|all`; a list of maps is an OR of ANDs;
+//! - a list-valued field (Windows' unnamed `Data` elements, JSON arrays) matches a value when
+//!   any of its elements does, so with `|all` each value may match a different element, and
+//!   `|neq` holds when no element matches;
 //! - keywords (a list of plain values) search the event's `message`, or every field of an
 //!   event that has no message.
 
@@ -125,6 +128,14 @@ enum ValueMatcher {
 
 impl ValueMatcher {
     fn matches(&self, value: &Value, event: &Event) -> bool {
+        if let Value::List(items) = value {
+            return match self {
+                // `neq`: the field holds no element that matches.
+                ValueMatcher::Not(m) => !m.matches(value, event),
+                // Any element (so with `|all`, each value may match another element).
+                m => items.iter().any(|item| m.matches(item, event)),
+            };
+        }
         match self {
             ValueMatcher::Text { needle, cmp, cased } => {
                 if value.is_null() {
@@ -910,10 +921,12 @@ fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher
     }
     let cmp = m.cmp.unwrap_or(Cmp::Exact);
     let variants: Vec<String> = if m.windash {
-        let mut v: Vec<String> =
-            ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'].iter().map(|d| text.replace('-', &d.to_string())).collect();
-        v.dedup();
-        v
+        windash_variants(&text).ok_or_else(|| {
+            err(
+                "bad_value",
+                format!("`{key}`: {text:?} has more than {WINDASH_MAX} option dashes for `windash` to vary"),
+            )
+        })?
     } else {
         vec![text]
     };
@@ -928,6 +941,53 @@ fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher
         }
     }
     Ok(())
+}
+
+/// The characters `|windash` makes interchangeable: `-`, `/`, the en dash, the em dash and the
+/// horizontal bar.
+pub(crate) const WINDASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
+
+/// The most option dashes one `|windash` value may have (SigmaHQ's have at most 2).
+const WINDASH_MAX: usize = 5;
+
+/// Whether `c` is a word character as Python's `\w` (Unicode) sees it.
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `|windash`: every variant of `text` in which each dash that starts an option is any of
+/// [`WINDASHES`]. As pySigma (`\B[-/]\b`), a dash starts an option when it is not preceded by
+/// a word character and is followed by one (` -accepteula`, `'/format:'`, `*/c`, also the `/`
+/// of `C:/x`), so a `-` or `/` inside a word (`x-y`, `dir/sub`), alone or before a space (`-`,
+/// ` - `) stays as written; unlike pySigma, a rule written with one of the Unicode dashes is
+/// expanded too, so the variants are the same whichever of the five the rule writes. `None` past [`WINDASH_MAX`] option dashes (5^n
+/// variants).
+pub(crate) fn windash_variants(text: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = text.chars().collect();
+    let starts: Vec<usize> = (0..chars.len())
+        .filter(|&i| {
+            WINDASHES.contains(&chars[i])
+                && (i == 0 || !is_word(chars[i - 1]))
+                && chars.get(i + 1).is_some_and(|&c| is_word(c))
+        })
+        .collect();
+    if starts.len() > WINDASH_MAX {
+        return None;
+    }
+    let mut variants = vec![chars];
+    for &at in &starts {
+        variants = variants
+            .into_iter()
+            .flat_map(|v| {
+                WINDASHES.iter().map(move |&d| {
+                    let mut v = v.clone();
+                    v[at] = d;
+                    v
+                })
+            })
+            .collect();
+    }
+    Some(variants.into_iter().map(|v| v.into_iter().collect()).collect())
 }
 
 /// A comparison without wildcards: `needle` (lowercase unless `cased`) compared by `cmp`.
@@ -1250,6 +1310,88 @@ mod tests {
         assert!(d.matches(&event(&[("CommandLine", s("powershell /nop /enc AAAA"))])));
         assert!(d.matches(&event(&[("CommandLine", s("powershell \u{2013}nop -enc AAAA"))])));
         assert!(!d.matches(&event(&[("CommandLine", s("powershell -nop"))])));
+    }
+
+    fn list(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|i| s(i)).collect())
+    }
+
+    #[test]
+    fn a_list_valued_field_matches_when_any_element_does() {
+        // Windows' unnamed `<Data>` elements: `Data|contains` looks at each one.
+        let data = list(&["Available", "None", "NewEngineState=Available\n\tHostVersion=5.1\n\tEngineVersion=2.0"]);
+        let d = det(
+            "sel:\n  Data|contains: 'EngineVersion=2.'\nfilter:\n  Data|contains: 'HostVersion=2.'\ncondition: sel and not filter",
+        );
+        assert!(d.matches(&event(&[("Data", data.clone())])));
+        assert!(d.matches_compiled(&event(&[("Data", data.clone())])));
+        let old_host = list(&["Available", "HostVersion=2.0", "EngineVersion=2.0"]);
+        assert!(!d.matches(&event(&[("Data", old_host.clone())])), "`not` over a list: no element may match");
+        assert!(!d.matches_compiled(&event(&[("Data", old_host)])));
+
+        // Exact values, numbers written as text, and `|all` over different elements.
+        let d = det("sel:\n  Data: 'None'\ncondition: sel");
+        assert!(d.matches(&event(&[("Data", data.clone())])));
+        let d = det("sel:\n  Data|contains|all:\n    - 'Available'\n    - 'HostVersion=5'\ncondition: sel");
+        assert!(d.matches(&event(&[("Data", data.clone())])));
+        assert!(d.matches_compiled(&event(&[("Data", data.clone())])));
+        let d = det("sel:\n  Data|contains|all:\n    - 'Available'\n    - 'nowhere'\ncondition: sel");
+        assert!(!d.matches(&event(&[("Data", data.clone())])));
+        let d = det("sel:\n  Data: 15457\ncondition: sel");
+        assert!(d.matches(&event(&[("Data", Value::List(vec![s("x"), Value::Int(15457)]))])));
+        // Many values: the compiled matcher's automaton and hash sets look at each element too.
+        let d = det("sel:\n  Data|contains:\n    - 'ntds.dit'\n    - 'xp_cmdshell'\n    - 'sam.hive'\ncondition: sel");
+        let hit = list(&["C:\\Windows\\Temp\\x", "c:\\shadow\\NTDS.dit"]);
+        assert!(d.matches(&event(&[("Data", hit.clone())])));
+        assert!(d.matches_compiled(&event(&[("Data", hit)])));
+        let d = det("sel:\n  Data:\n    - a\n    - b\n    - c\n    - ntds.dit\ncondition: sel");
+        assert!(d.matches_compiled(&event(&[("Data", list(&["x", "NTDS.DIT"]))])));
+        assert!(!d.matches_compiled(&event(&[("Data", list(&["x", "NTDS.DIT.bak"]))])));
+
+        // `neq`: no element matches; `exists`; an empty list matches no value.
+        let d = det("sel:\n  Data|neq: 'None'\ncondition: sel");
+        assert!(!d.matches(&event(&[("Data", data.clone())])));
+        assert!(d.matches(&event(&[("Data", list(&["a", "b"]))])));
+        let d = det("sel:\n  Data|exists: true\ncondition: sel");
+        assert!(d.matches(&event(&[("Data", list(&[]))])));
+        let d = det("sel:\n  Data|contains: ''\ncondition: sel");
+        assert!(!d.matches(&event(&[("Data", list(&[]))])));
+
+        // Keywords over an event without a message see each element.
+        let d = det("keywords:\n  - 'HostVersion=5.1'\ncondition: keywords");
+        assert!(d.matches(&event(&[("Data", data)])));
+    }
+
+    #[test]
+    fn windash_slash_in_the_rule_matches_a_dash_in_the_event() {
+        // SigmaHQ writes `' /accepteula'` under `windash`; `procdump -accepteula` was missed.
+        let d = det("sel:\n  CommandLine|windash|contains: ' /accepteula'\ncondition: sel");
+        for dash in WINDASHES {
+            let line = format!("procdump.exe {dash}accepteula -ma lsass.exe out.dmp");
+            assert!(d.matches(&event(&[("CommandLine", s(&line))])), "{line}");
+        }
+        let d = det("sel:\n  CommandLine|windash|startswith: '/format:'\ncondition: sel");
+        assert!(d.matches(&event(&[("CommandLine", s("-format:list"))])));
+        assert!(d.matches(&event(&[("CommandLine", s("\u{2015}FORMAT:list"))])));
+    }
+
+    #[test]
+    fn windash_varies_only_a_dash_that_starts_an_option() {
+        let variants = |t: &str| windash_variants(t).unwrap_or_default();
+        assert_eq!(variants(" -s -i cmd").len(), 25);
+        assert_eq!(variants("\u{2013}enc").len(), 5);
+        // Inside a word or a path, alone, or before a space: as written.
+        for t in ["x-y", "dir/sub/x", "-", " - ", "a/", ""] {
+            assert_eq!(variants(t), [t], "{t:?}");
+        }
+        let d = det("sel:\n  CommandLine|windash|contains: 'x-y'\ncondition: sel");
+        assert!(d.matches(&event(&[("CommandLine", s("run X-Y now"))])));
+        assert!(!d.matches(&event(&[("CommandLine", s("run x/y now"))])));
+        // Too many to vary: refused with a reason, not 5^n matchers.
+        let map: serde_yaml_ng::Mapping =
+            serde_yaml_ng::from_str("sel:\n  c|windash: ' -a -b -c -d -e -f'\ncondition: sel").unwrap_or_default();
+        let e = compile(&map, &Ctx::new(&Placeholders::new())).err().map(|e| e.code);
+        assert_eq!(e, Some("bad_value"));
     }
 
     #[test]

@@ -291,6 +291,16 @@ pub struct Scratch<'a> {
 /// Appends `value`'s text to the scanned text, then a line feed.
 fn push_value(hay: &mut Vec<u8>, lowered: &mut String, value: &vigil_parsers::Value) {
     use std::io::Write;
+    if let vigil_parsers::Value::List(items) = value {
+        // Each element as the exact matcher compares it: on a line of its own.
+        for item in items {
+            push_value(hay, lowered, item);
+        }
+        if items.is_empty() {
+            hay.push(b'\n');
+        }
+        return;
+    }
     if let vigil_parsers::Value::Int(i) = value {
         // As `as_text` writes it, without its allocation.
         let _ = write!(hay, "{i}");

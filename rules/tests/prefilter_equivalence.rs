@@ -1,8 +1,9 @@
 //! The prefiltered matcher against the reference interpreter: every SigmaHQ rule (one rule set,
 //! as `serve` loads them) on real events of `../shared/corpus` (skipped with a notice when
 //! absent): SigmaHQ's regression events, the OTRF Windows and AWS datasets, loghub's Linux,
-//! OpenSSH and Apache samples, and the crowdsec hub's fixture lines. Both must give the same
-//! rules for every event: 0 disagreements.
+//! OpenSSH and Apache samples, and the crowdsec hub's fixture lines, and events derived from the
+//! Windows ones with list-valued `Data` fields and `|windash`'s other dashes. Both must give the
+//! same rules for every event: 0 disagreements.
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +56,36 @@ fn events(corpus: &Path) -> Vec<(String, String)> {
                 out.push((format!("{}:{}", path.display(), n + 1), line.to_owned()));
             }
         }
+    }
+    let derived: Vec<(String, String)> = out.iter().flat_map(|(at, line)| derived(at, line)).collect();
+    out.extend(derived);
+    out
+}
+
+/// Events made from a Windows event of the corpus for what real data rarely shows: its
+/// options written with the other dashes `|windash` varies (`-` as `/`, `/` as an en dash),
+/// and its event data as one list-valued field `Data` (Windows' unnamed `<Data>` elements, as
+/// evtx_dump writes them, or a JSON array in a flat event).
+fn derived(at: &str, line: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if line.contains("CommandLine") {
+        let swapped = line.replace(" -", " \u{1}").replace(" /", " \u{2013}").replace(" \u{1}", " /");
+        out.push((format!("{at} (options' dashes swapped)"), swapped));
+    }
+    let Ok(serde_json::Value::Object(mut root)) = serde_json::from_str::<serde_json::Value>(line) else { return out };
+    let texts = |map: &serde_json::Map<String, serde_json::Value>| -> Vec<serde_json::Value> {
+        map.values().filter(|v| v.is_string() || v.is_number()).cloned().collect()
+    };
+    if let Some(data) = root.get_mut("Event").and_then(|e| e.get_mut("EventData")) {
+        if let serde_json::Value::Object(map) = data {
+            let list = texts(map);
+            *data = serde_json::json!({ "Data": { "#text": list } });
+            out.push((format!("{at} (event data as unnamed Data)"), serde_json::Value::Object(root).to_string()));
+        }
+    } else if root.contains_key("EventID") {
+        let list = texts(&root);
+        root.insert("Data".into(), serde_json::Value::Array(list));
+        out.push((format!("{at} (values as a Data array)"), serde_json::Value::Object(root).to_string()));
     }
     out
 }

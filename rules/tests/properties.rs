@@ -285,6 +285,66 @@ proptest! {
         prop_assert!(hit(&set, &event(serde_json::json!({ "f": encoded }))), "{} in {}", needle, encoded);
     }
 
+    /// `|windash` is symmetric: whichever of `-`, `/`, en dash, em dash and horizontal bar the
+    /// rule writes at the start of each option, it matches the command line whichever of them
+    /// the event has there; a dash inside a word stays as written.
+    #[test]
+    fn windash_is_symmetric(
+        words in proptest::collection::vec("[a-d]{1,3}", 1..4),
+        rule_dashes in proptest::collection::vec(0..5usize, 4),
+        event_dashes in proptest::collection::vec(0..5usize, 4),
+        prefix in "[wxyz ]{0,4}",
+        suffix in "[wxyz ]{0,4}",
+    ) {
+        const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
+        let options = |dashes: &[usize]| -> String {
+            words.iter().zip(dashes).map(|(w, &d)| format!(" {}{w}", DASHES[d])).collect()
+        };
+        let set = rule_set(&format!(
+            "  sel:\n    f|windash|contains: {}\n  condition: sel\n",
+            quoted(&options(&rule_dashes))
+        ));
+        let hay = format!("{prefix}tool.exe{}{suffix}", options(&event_dashes));
+        prop_assert!(hit(&set, &event(serde_json::json!({ "f": hay }))), "{:?} vs {:?}", options(&rule_dashes), hay);
+        // Not a dash: no match.
+        let other: String = words.iter().map(|w| format!(" +{w}")).collect();
+        let plus = event(serde_json::json!({ "f": format!("tool.exe{other}") }));
+        prop_assert!(!hit(&set, &plus), "{:?}", other);
+        // Inside a word, a dash is literal.
+        let inner = format!("{}{}{}", words[0], DASHES[rule_dashes[0]], words[0]);
+        let set = rule_set(&format!("  sel:\n    f|windash|contains: {}\n  condition: sel\n", quoted(&inner)));
+        let swapped = format!("{}{}{}", words[0], DASHES[(rule_dashes[0] + 1) % 5], words[0]);
+        let written = event(serde_json::json!({ "f": format!("x {inner} y") }));
+        prop_assert!(hit(&set, &written), "{}", inner);
+        prop_assert!(!hit(&set, &event(serde_json::json!({ "f": format!("x {swapped} y") }))), "{} vs {}", inner, swapped);
+    }
+
+    /// A list-valued field (Windows' unnamed `Data`, a JSON array) matches a value when any
+    /// element does; with `|all`, each value may match another element; `not` of it holds
+    /// when no element matches.
+    #[test]
+    fn list_valued_fields(
+        elements in proptest::collection::vec(text_in(1, 8), 0..5),
+        needles in proptest::collection::vec(text_in(1, 3), 1..6),
+        all in any::<bool>(),
+        negated in any::<bool>(),
+    ) {
+        let values: Vec<String> = needles.iter().map(|n| quoted(&escaped(n))).collect();
+        let all_modifier = if all { "|all" } else { "" };
+        let condition = if negated { "not sel" } else { "sel" };
+        let set = rule_set(&format!(
+            "  sel:\n    f|contains{all_modifier}: [{}]\n  condition: {condition}\n",
+            values.join(", ")
+        ));
+        let found = |n: &String| elements.iter().any(|e| lower(e).contains(&lower(n)));
+        let matched = if all { needles.iter().all(found) } else { needles.iter().any(found) };
+        prop_assert_eq!(
+            hit(&set, &event(serde_json::json!({ "f": elements }))),
+            matched != negated,
+            "{:?} {} {:?}", elements, condition, needles
+        );
+    }
+
     /// Conditions: and, or, not, parentheses, `1 of`, `all of them`, over selections whose
     /// results are known.
     #[test]

@@ -91,3 +91,94 @@ fn sigmahq_regression_cases_trigger_their_rules() {
     }
     assert!(passed >= MUST_PASS, "{passed} < {MUST_PASS} cases pass:\n{}", failures.join("\n"));
 }
+
+/// A Windows event in evtx_dump's shape whose unnamed `<Data>` elements are `data`.
+fn unnamed_data_event(provider: &str, channel: &str, event_id: i64, data: &[&str]) -> String {
+    serde_json::json!({"Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": provider}},
+            "EventID": event_id,
+            "Channel": channel,
+            "Computer": "srv01.tinh.gov.vn",
+            "TimeCreated": {"#attributes": {"SystemTime": "2026-12-04T02:00:00Z"}},
+        },
+        "EventData": {"Data": {"#text": data}},
+    }})
+    .to_string()
+}
+
+/// SigmaHQ matches Windows' unnamed `<Data>` elements (MSSQL, ESENT, MsiInstaller, classic
+/// PowerShell...) with `Data|contains`: evtx_dump gives them as `"Data": {"#text": [...]}`, which
+/// vigil read as a field `Data.#text` holding the elements joined, so none of these fired.
+#[test]
+fn unnamed_data_elements_trigger_sigmahq_rules() {
+    let Some(sigma) = sigma() else { return };
+    let rule = |path: &str| {
+        let text = std::fs::read_to_string(sigma.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let (set, diagnostics) = RuleSet::compile([RuleSource::new(path, text)]);
+        assert_eq!(set.len(), 1, "{path}: {diagnostics:?}");
+        set
+    };
+    let ctx = ParseContext::new(chrono::Utc::now());
+    let fires = |set: &RuleSet, line: &str| {
+        let event = vigil_parsers::parse_text(line, &ctx, InputFormat::Json).unwrap_or_else(|e| panic!("{line}: {e}"));
+        let (mut fast, mut reference) = (Vec::new(), Vec::new());
+        set.matches_with(&event, &mut set.scratch(), &mut fast);
+        set.matches(&event, &mut reference);
+        assert_eq!(fast, reference, "prefiltered and reference matchers disagree on {line}");
+        !fast.is_empty()
+    };
+    let app = "Application";
+    let cases: &[(&str, String, bool)] = &[
+        (
+            "rules/windows/builtin/application/mssqlserver/win_mssql_xp_cmdshell_change.yml",
+            unnamed_data_event("MSSQLSERVER", app, 15457, &["xp_cmdshell", "0", "1"]),
+            true,
+        ),
+        (
+            "rules/windows/builtin/application/mssqlserver/win_mssql_xp_cmdshell_change.yml",
+            unnamed_data_event("MSSQLSERVER", app, 15457, &["remote access", "0", "1"]),
+            false,
+        ),
+        (
+            "rules/windows/builtin/application/esent/win_esent_ntdsutil_abuse.yml",
+            unnamed_data_event("ESENT", app, 325, &["ntdsutil", "1568", "C:\\Temp\\ifm\\Active Directory\\ntds.dit"]),
+            true,
+        ),
+        (
+            "rules/windows/builtin/application/msiinstaller/win_msi_install_from_web.yml",
+            unnamed_data_event("MsiInstaller", app, 1040, &["https://files.example.net/setup.msi", "(NULL)"]),
+            true,
+        ),
+        // `selection and not filter`, both over the list: the filter must look at each element.
+        (
+            "rules/windows/powershell/powershell_classic/posh_pc_downgrade_attack.yml",
+            unnamed_data_event(
+                "PowerShell",
+                "Windows PowerShell",
+                400,
+                &["Available", "None", "NewEngineState=Available\n\tHostVersion=5.1.19041.1\n\tEngineVersion=2.0"],
+            ),
+            true,
+        ),
+        (
+            "rules/windows/powershell/powershell_classic/posh_pc_downgrade_attack.yml",
+            unnamed_data_event(
+                "PowerShell",
+                "Windows PowerShell",
+                400,
+                &["Available", "None", "NewEngineState=Available\n\tHostVersion=2.0\n\tEngineVersion=2.0"],
+            ),
+            false,
+        ),
+        // winlogbeat names them `param1`..`paramN`.
+        (
+            "rules/windows/builtin/application/mssqlserver/win_mssql_xp_cmdshell_change.yml",
+            r#"{"winlog":{"channel":"Application","provider_name":"MSSQLSERVER","event_id":15457,"computer_name":"db01","event_data":{"param1":"xp_cmdshell","param2":"0","param3":"1"}}}"#.to_owned(),
+            true,
+        ),
+    ];
+    for (path, line, want) in cases {
+        assert_eq!(fires(&rule(path), line), *want, "{path} on {line}");
+    }
+}

@@ -270,7 +270,13 @@ pub fn entities(alert: &Alert) -> Vec<(Entity, String)> {
     for (name, value) in &alert.fields {
         for (slot, (_, names)) in ENTITIES.iter().enumerate() {
             let Some(rank) = names.iter().position(|n| n.eq_ignore_ascii_case(name)) else { continue };
-            let value = value.as_text();
+            // A list-valued field (a JSON array): its first element that says something.
+            let value = match value {
+                vigil_parsers::Value::List(items) => {
+                    items.iter().map(|v| v.as_text()).find(|v| !is_empty(v)).unwrap_or_default()
+                }
+                value => value.as_text(),
+            };
             if is_empty(&value) || best[slot].as_ref().is_some_and(|(r, _)| *r <= rank) {
                 continue;
             }

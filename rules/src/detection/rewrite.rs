@@ -209,6 +209,10 @@ impl ContainsAny {
 
     /// Whether any of the item's values matches `value` (as `ValueMatcher::matches` would).
     pub(super) fn matches(&self, values: &[ValueMatcher], value: &Value, event: &Event) -> bool {
+        if let Value::List(items) = value {
+            // A list-valued field: any element (`ValueMatcher::matches` does the same).
+            return items.iter().any(|item| self.matches(values, item, event));
+        }
         if !value.is_null() {
             let text = value.as_text();
             // As `compare_ci`: ASCII text compared ASCII-case-insensitively, other text
