@@ -190,6 +190,12 @@ fn parse_syslog(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
         Err(e) if text.starts_with('<') => return Err(e),
         Err(e) => return access_log_event(text, ctx).or_else(|| programs::headerless(text, ctx)).ok_or(e),
     };
+    // rsyslog's traditional templates relay an RFC 5424 message as `HOST APP MSG`, the tag
+    // without its colon: the first word is the tag when it names a known program.
+    let header = match header.untagged() {
+        Some(candidate) if programs::untagged_program(&candidate) => candidate,
+        _ => header,
+    };
     let mut event = base_event(text.to_owned(), header.format, ctx);
     programs::apply_header(&header, &mut event, ctx);
 
