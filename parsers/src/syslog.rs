@@ -15,6 +15,8 @@
 //! - structured data elements `[ID NAME="VALUE" ...]` with the `\"`, `\\` and `\]` escapes
 //!   (any other backslash is kept as it is, as the RFC says);
 //! - a UTF-8 BOM at the start of MSG, which is dropped;
+//! - rsyslog's output of a message it received as RFC 3164, whose MSG keeps the space that
+//!   followed the tag's colon (`- -  MSG`): MSG is read without it;
 //! - leniency: a sender that leaves the structured data out altogether (the MSG follows the
 //!   MSGID) is read as having none; malformed structured data that starts with `[` is an error.
 //!
@@ -32,6 +34,8 @@
 //!   is not syslog;
 //! - SEQ is Cisco IOS's message sequence number (`<189>123: *Mar  1 ...`);
 //! - HOST may be missing: `Nov 23 10:00:00 sudo: ...` is read as a tag without a host;
+//! - `HOST - MSG` has no tag: rsyslog's traditional templates write `-` for the NILVALUE
+//!   APP-NAME of a message it received as RFC 5424;
 //! - extra spaces between fields are skipped (`Jul  7 08:06:15 combo  -- root[2421]: ...`);
 //! - TAG is the tag as written (`sshd`, `sshd(pam_unix)`, `/usr/sbin/cron`, `syslogd 1.4.1`,
 //!   `-- root`); [`Header::app`] is the program for logsource and extractor purposes: the tag up
@@ -274,6 +278,9 @@ fn rfc5424_in(line: &str, tz: Tz) -> Result<Header<'_>, ParseError> {
     let rest = rest.strip_prefix(' ').unwrap_or(rest);
     let (structured_data, rest) = structured_data(rest)?;
     let message = rest.strip_prefix(' ').unwrap_or(rest);
+    // rsyslog writes the MSG of a message it received as RFC 3164 with the space that followed
+    // the tag's colon (`- -  MSG`): that space is the old header's, not the message's.
+    let message = message.strip_prefix(' ').unwrap_or(message);
     let message = message.strip_prefix('\u{feff}').unwrap_or(message);
     let mut header = Header::new(Format::Rfc5424, Some(pri), time, message);
     header.host = nil_or(host);
@@ -658,8 +665,8 @@ pub fn rfc3164(line: &str, received: DateTime<Utc>, tz: Tz) -> Result<Header<'_>
     if let Some((host, after)) = rest.split_once(' ') {
         header.host = Some(host);
         let after = after.trim_start_matches(' ');
-        // Cisco ASA writes `HOST : %ASA-...`.
-        let after = after.strip_prefix(": ").unwrap_or(after);
+        // Cisco ASA writes `HOST : %ASA-...`; rsyslog writes a NILVALUE APP-NAME as `HOST - MSG`.
+        let after = after.strip_prefix(": ").or_else(|| after.strip_prefix("- ")).unwrap_or(after);
         header.message = after;
         if !after.starts_with('%')
             && let Some(t) = program_tag(after)
@@ -867,6 +874,9 @@ mod tests {
         assert_eq!(h.message, "");
         let h = rfc5424("<13>1 - - - - - -").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(h.message, "");
+        // rsyslog's relay of an RFC 3164 message: the space after the old tag's colon.
+        let h = rfc5424("<38>1 - h sshd 1 - -  Failed password").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.message, "Failed password");
         let h = rfc5424("<13>1 2026-11-23T10:00:00Z h app - - no sd here").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((h.message, h.structured_data.is_empty()), ("no sd here", true));
     }
@@ -974,6 +984,12 @@ mod tests {
         assert_eq!((h.host, h.app, h.message), (Some("h"), None, "Out of memory: Kill process 1234"));
         let h = p3164("Nov 23 10:00:00 h last message repeated 3 times");
         assert_eq!((h.app, h.message), (None, "last message repeated 3 times"));
+
+        // rsyslog's NILVALUE APP-NAME.
+        let h = p3164("Dec  4 21:36:40 host - no app name here");
+        assert_eq!((h.host, h.app, h.message), (Some("host"), None, "no app name here"));
+        let h = p3164("Dec  4 21:36:40 host -- MARK --");
+        assert_eq!((h.app, h.message), (None, "-- MARK --"));
 
         // Nothing after the host; nothing after the timestamp.
         let h = p3164("Nov 23 10:00:00 h");

@@ -1,6 +1,18 @@
 //! Lines as syslog forwarders relay them, through `vigil_parsers::parse`: rsyslog's built-in
 //! templates, syslog-ng's outputs, NXLog's `to_syslog_bsd`/`to_syslog_ietf`/`to_syslog_snare`
-//! and Windows events forwarded as JSON inside syslog.
+//! and Windows events forwarded as JSON inside syslog. Each case is a line, who wrote it, the
+//! format and time it must get, and fields it must have (`-` for a field it must not have;
+//! `logsource` is `product/category/service`).
+//!
+//! The rsyslog lines were written by rsyslogd 8.2302.0 (Debian 12) run with `omfile` actions,
+//! one per built-in template, fed by util-linux `logger --rfc3164`/`--rfc5424` and by raw
+//! RFC 5424 lines over TCP; the syslog-ng lines by syslog-ng 3.38.1 (Debian 12) with a
+//! `network()` source, `file()`, `network()` and `syslog()` destinations. The NXLog lines are
+//! written from NXLog's documented formats (xm_syslog), with field order as NXLog writes it.
+//!
+//! rsyslog's syslog tag for a message it received as RFC 5424 is `APP-NAME[PROCID]`, with no
+//! colon, `APP-NAME` alone when there is no PROCID and `-` when there is no APP-NAME; its
+//! traditional and forward templates write it as received, at most 32 characters of it.
 
 use chrono::{DateTime, Utc};
 use vigil_parsers::{Event, Format, InputFormat, LogSource, ParseContext, parse};
@@ -45,4 +57,387 @@ fn rfc3164_tag_without_colon_from_rsyslog_traditional_forward() {
         ("sshd".into(), "123".into(), "failed_password".into())
     );
     assert_eq!(pid.logsource, LogSource::new(Some("linux"), None, Some("sshd")));
+}
+
+struct Case {
+    line: &'static str,
+    /// Who wrote the line, and how.
+    source: &'static str,
+    format: Format,
+    /// RFC 3339 in UTC; `None` for "the receive time".
+    time: Option<&'static str>,
+    fields: &'static [(&'static str, &'static str)],
+}
+
+const fn case(
+    source: &'static str,
+    line: &'static str,
+    format: Format,
+    time: Option<&'static str>,
+    fields: &'static [(&'static str, &'static str)],
+) -> Case {
+    Case { line, source, format, time, fields }
+}
+
+const RFC3164: Format = Format::Rfc3164;
+const RFC5424: Format = Format::Rfc5424;
+
+/// sshd's fields, as every relay of the `Failed password ...` line must give them.
+const SSHD_FAILED: &[(&str, &str)] = &[
+    ("app", "sshd"),
+    ("event", "failed_password"),
+    ("user", "admin"),
+    ("invalid_user", "true"),
+    ("src_ip", "203.0.113.9"),
+    ("src_port", "52044"),
+    ("message", "Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2"),
+    ("logsource", "linux//sshd"),
+];
+
+const SSHD_FAILED_PID: &[(&str, &str)] = &[
+    ("app", "sshd"),
+    ("pid", "123"),
+    ("event", "failed_password"),
+    ("user", "root"),
+    ("src_ip", "203.0.113.9"),
+    ("message", "Failed password for root from 203.0.113.9 port 52044 ssh2"),
+    ("logsource", "linux//sshd"),
+];
+
+const CASES: &[Case] = &[
+    // rsyslog, received as RFC 3164 (`logger --rfc3164 -t sshd -i`): the tag keeps its colon.
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 3164 in",
+        "<38>Dec  4 23:15:50 vm sshd[12044]: Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T16:15:50Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_ForwardFormat, RFC 3164 in",
+        "<38>2026-12-04T23:15:50+00:00 vm sshd[12044]: Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T23:15:50Z"),
+        SSHD_FAILED,
+    ),
+    // The MSG of an RFC 3164 message keeps the space after the tag's colon: `- -  MSG`.
+    case(
+        "rsyslog RSYSLOG_SyslogProtocol23Format, RFC 3164 in",
+        "<38>1 2026-12-04T23:15:50+00:00 vm sshd 12044 - -  Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC5424,
+        Some("2026-12-04T23:15:50Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalFileFormat, RFC 3164 in",
+        "Dec  4 23:15:50 vm sshd[12044]: Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T16:15:50Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_FileFormat, RFC 3164 in",
+        "2026-12-04T23:15:50+00:00 vm sshd[12044]: Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T23:15:50Z"),
+        SSHD_FAILED,
+    ),
+    // rsyslog, received as RFC 5424 with a PROCID (`logger --rfc5424 -t sshd -i`): `APP[PID] MSG`.
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in",
+        "<38>Dec  4 23:15:50 vm sshd[12046] Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T16:15:50Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_ForwardFormat, RFC 5424 in",
+        "<38>2026-12-04T23:15:50.465475+00:00 vm sshd[12046] Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T23:15:50.465475Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_SyslogProtocol23Format, RFC 5424 in",
+        r#"<38>1 2026-12-04T23:15:50.465475+00:00 vm sshd 12046 - [timeQuality tzKnown="1" isSynced="0"] Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2"#,
+        RFC5424,
+        Some("2026-12-04T23:15:50.465475Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalFileFormat, RFC 5424 in",
+        "Dec  4 23:15:50 vm sshd[12046] Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T16:15:50Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_FileFormat, RFC 5424 in",
+        "2026-12-04T23:15:50.465475+00:00 vm sshd[12046] Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T23:15:50.465475Z"),
+        SSHD_FAILED,
+    ),
+    // rsyslog, received as RFC 5424 without a PROCID (`logger --rfc5424=notq -t sshd`): `APP MSG`.
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in, no PROCID",
+        "<38>Dec  4 23:15:50 vm sshd Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T16:15:50Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_ForwardFormat, RFC 5424 in, no PROCID",
+        "<38>2026-12-04T23:15:50.469677+00:00 vm sshd Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T23:15:50.469677Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_SyslogProtocol23Format, RFC 5424 in, no PROCID",
+        "<38>1 2026-12-04T23:15:50.469677+00:00 vm sshd - - - Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC5424,
+        Some("2026-12-04T23:15:50.469677Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalFileFormat, RFC 5424 in, no PROCID",
+        "Dec  4 23:15:50 vm sshd Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T16:15:50Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "rsyslog RSYSLOG_FileFormat, RFC 5424 in, no PROCID",
+        "2026-12-04T23:15:50.469677+00:00 vm sshd Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T23:15:50.469677Z"),
+        SSHD_FAILED,
+    ),
+    // Other programs rsyslog received as RFC 5424 and relayed in its traditional forward format.
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in, no PROCID",
+        "<85>Dec  4 23:15:50 vm sudo alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash",
+        RFC3164,
+        Some("2026-12-04T16:15:50Z"),
+        &[
+            ("app", "sudo"),
+            ("event", "command"),
+            ("user", "alice"),
+            ("USER", "root"),
+            ("COMMAND", "/bin/bash"),
+            ("logsource", "linux//sudo"),
+        ],
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in, no PROCID",
+        "<86>Dec  4 21:36:40 host su (to root) alice on pts/0",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "su"), ("event", "su"), ("user", "alice"), ("target_user", "root"), ("logsource", "linux//auth")],
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in, no PROCID",
+        "<86>Dec  4 21:36:40 host useradd new user: name=bob, UID=0, GID=0, home=/home/bob, shell=/bin/bash, from=/dev/pts/0",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "useradd"), ("event", "new_user"), ("user", "bob"), ("uid", "0"), ("logsource", "linux//auth")],
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in, no PROCID",
+        "<86>Dec  4 21:36:40 host CRON pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "CRON"), ("pam.module", "pam_unix"), ("event", "session_opened"), ("logsource", "linux//cron")],
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in",
+        "<86>Dec  4 21:36:40 host CRON[77] (root) CMD (run-parts /etc/cron.hourly)",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "CRON"), ("pid", "77"), ("event", "cmd"), ("command", "run-parts /etc/cron.hourly")],
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in, no PROCID",
+        "<4>Dec  4 21:36:40 host kernel [UFW BLOCK] IN=eth0 OUT= MAC=00 SRC=203.0.113.9 DST=10.0.0.5 LEN=40 PROTO=TCP SPT=5000 DPT=22",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[
+            ("app", "kernel"),
+            ("log_prefix", "[UFW BLOCK]"),
+            ("action", "block"),
+            ("src_ip", "203.0.113.9"),
+            ("dst_port", "22"),
+            ("logsource", "linux/firewall/"),
+        ],
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in",
+        "<30>Dec  4 21:36:40 host systemd[1] Started Session 5 of user alice.",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "systemd"), ("pid", "1"), ("message", "Started Session 5 of user alice.")],
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in",
+        "<22>Dec  4 21:36:40 mx postfix/smtpd[4242] warning: unknown[203.0.113.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "smtpd"), ("tag", "postfix/smtpd"), ("pid", "4242")],
+    ),
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in",
+        "<38>Dec  4 21:36:40 host sshd[123] Invalid user admin from 203.0.113.9 port 4242",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "sshd"), ("pid", "123"), ("event", "invalid_user"), ("src_port", "4242")],
+    ),
+    case(
+        "rsyslog RSYSLOG_SyslogProtocol23Format, RFC 5424 in",
+        r#"<38>1 2026-12-04T21:36:40+07:00 host sshd 123 - [origin ip="10.0.0.1"] Invalid user admin from 203.0.113.9 port 4242"#,
+        RFC5424,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "sshd"), ("sd.origin.ip", "10.0.0.1"), ("event", "invalid_user")],
+    ),
+    // A NILVALUE APP-NAME: rsyslog's tag is `-`.
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in, no APP-NAME",
+        "<38>Dec  4 21:36:40 host - no app name here",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("host", "host"), ("app", "-"), ("message", "no app name here")],
+    ),
+    case(
+        "rsyslog RSYSLOG_ForwardFormat, RFC 5424 in, no APP-NAME",
+        "<38>2026-12-04T21:36:40+07:00 host - no app name here",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("host", "host"), ("app", "-"), ("message", "no app name here")],
+    ),
+    // An APP-NAME over 32 characters is cut, with its PROCID: nothing tells the tag from the
+    // message, which keeps both.
+    case(
+        "rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in, long APP-NAME",
+        "<38>Dec  4 21:36:40 host a-very-long-application-name-tha hello",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "-"), ("message", "a-very-long-application-name-tha hello")],
+    ),
+    // syslog-ng writes the colon, for RFC 3164 and RFC 5424 input alike, and has no tag for a
+    // NILVALUE APP-NAME.
+    case(
+        "syslog-ng file(), RFC 5424 in",
+        "Dec  4 21:36:40 host sshd[123]: Failed password for root from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        SSHD_FAILED_PID,
+    ),
+    case(
+        "syslog-ng network(), RFC 5424 in, no PROCID",
+        "<38>Dec  4 21:36:40 host sshd: Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "syslog-ng network(), RFC 5424 in, no APP-NAME",
+        "<38>Dec  4 21:36:40 host no app name here",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("host", "host"), ("app", "-"), ("message", "no app name here")],
+    ),
+    case(
+        "syslog-ng file(), RFC 5424 in, no PROCID",
+        "Dec  4 21:36:40 host sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "sudo"), ("event", "command"), ("logsource", "linux//sudo")],
+    ),
+    // syslog-ng relays an RFC 3164 line without the tag's colon as it received it.
+    case(
+        "syslog-ng network(), RFC 3164 in without the colon",
+        "<38>Dec  4 21:36:40 host sshd Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "syslog-ng syslog() (RFC 5424, the frame of an octet-counted stream)",
+        "<38>1 2026-12-04T21:36:40+07:00 host sshd 123 - - Failed password for root from 203.0.113.9 port 52044 ssh2",
+        RFC5424,
+        Some("2026-12-04T14:36:40Z"),
+        SSHD_FAILED_PID,
+    ),
+    case(
+        "syslog-ng syslog(), RFC 3164 in without the colon: syslog-ng reads the tag",
+        "<38>1 2026-12-04T21:36:40+00:00 host sshd - - - Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC5424,
+        Some("2026-12-04T21:36:40Z"),
+        SSHD_FAILED,
+    ),
+    case(
+        "syslog-ng template(\"${ISODATE} ${HOST} ${MSGHDR}${MSG}\\n\"), RFC 5424 in",
+        "2026-12-04T21:36:40+07:00 host sshd: Failed password for invalid user admin from 203.0.113.9 port 52044 ssh2",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        SSHD_FAILED,
+    ),
+];
+
+fn text(e: &Event, name: &str) -> Option<String> {
+    match name {
+        "message" => Some(e.message().into_owned()),
+        "logsource" => {
+            let ls = &e.logsource;
+            let part = |p: &Option<_>| p.as_ref().map(ToString::to_string).unwrap_or_default();
+            Some(format!("{}/{}/{}", part(&ls.product), part(&ls.category), part(&ls.service)))
+        }
+        _ => e.field(name).map(|v| v.as_text().into_owned()),
+    }
+}
+
+#[test]
+fn forwarders_lines() {
+    let ctx = ctx();
+    let mut failures = Vec::new();
+    for c in CASES {
+        let e = match parse(c.line.as_bytes(), &ctx, InputFormat::Auto) {
+            Ok(e) => e,
+            Err(err) => {
+                failures.push(format!("[{}] {}: {err}", c.source, c.line));
+                continue;
+            }
+        };
+        if e.format != c.format {
+            failures.push(format!("[{}] {}: format {:?}", c.source, c.line, e.format));
+        }
+        let want_time =
+            c.time.and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map_or(ctx.received, |d| d.with_timezone(&Utc));
+        if e.time != want_time {
+            failures.push(format!("[{}] {}: time {} != {want_time}", c.source, c.line, e.time.to_rfc3339()));
+        }
+        for (name, want) in c.fields {
+            let got = text(&e, name);
+            let ok = if *want == "-" { got.is_none() } else { got.as_deref() == Some(*want) };
+            if !ok {
+                failures.push(format!("[{}] {}: {name} = {got:?}, want {want:?}", c.source, c.line));
+            }
+        }
+    }
+    for f in &failures {
+        println!("{f}");
+    }
+    assert!(failures.is_empty(), "{} mismatches", failures.len());
+}
+
+#[test]
+fn no_forwarder_line_panics() {
+    let ctx = ctx();
+    for c in CASES {
+        let b = c.line.as_bytes();
+        for n in 0..=b.len() {
+            let _ = parse(&b[..n], &ctx, InputFormat::Auto);
+            let _ = parse(&b[n..], &ctx, InputFormat::Auto);
+        }
+    }
 }
