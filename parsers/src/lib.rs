@@ -191,9 +191,12 @@ fn parse_syslog(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
         Err(e) => return access_log_event(text, ctx).or_else(|| programs::headerless(text, ctx)).ok_or(e),
     };
     // rsyslog's traditional templates relay an RFC 5424 message as `HOST APP MSG`, the tag
-    // without its colon: the first word is the tag when it names a known program.
+    // without its colon: the first word is the tag when it names a known program, or when a
+    // JSON or XML document follows it.
     let header = match header.untagged() {
-        Some(candidate) if programs::untagged_program(&candidate) => candidate,
+        Some(candidate) if programs::untagged_program(&candidate) || payload::is_document(candidate.message) => {
+            candidate
+        }
         _ => header,
     };
     let mut event = base_event(text.to_owned(), header.format, ctx);
@@ -315,6 +318,22 @@ mod tests {
         assert_eq!(e.logsource, LogSource::new(Some("windows"), Some("process_creation"), Some("sysmon")));
         assert_eq!(e.host.as_deref(), Some("ws01"));
         assert_eq!(e.time.to_rfc3339(), "2025-11-27T07:40:10.165324+00:00");
+    }
+
+    #[test]
+    fn a_word_before_a_json_object_is_its_tag() {
+        let e = parse(
+            b"<14>Dec  4 21:36:40 relay shipper {\"EventID\":4625,\"Channel\":\"Security\"}",
+            &ctx(),
+            InputFormat::Auto,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((field(&e, "app"), field(&e, "EventID")), ("shipper".into(), "4625".into()));
+        assert_eq!(e.logsource, LogSource::new(Some("windows"), None, Some("security")));
+        // Not a whole object: the word stays message.
+        let e = parse(b"<14>Dec  4 21:36:40 h counted {a} of b", &ctx(), InputFormat::Auto)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((field(&e, "app"), e.message().into_owned()), ("<no app>".into(), "counted {a} of b".into()));
     }
 
     #[test]

@@ -71,6 +71,13 @@ pub(crate) fn line(text: &str, ctx: &ParseContext) -> Option<Result<Event, Parse
     Some(Ok(event))
 }
 
+/// Whether a syslog message is a document that says what it is from its first byte: a JSON
+/// object or a Windows XML event. A word before one is the program's tag without its colon
+/// (`relay winlogbeat {...}`: rsyslog relaying RFC 5424 in a traditional template).
+pub(crate) fn is_document(body: &str) -> bool {
+    body.starts_with('{') && body.trim_end().ends_with('}') || winxml::looks_like(body)
+}
+
 /// Adds the fields of a syslog message body's payload to `event` (whose header fields are set).
 /// Returns whether the body was a payload, in which case no program extractor should read it.
 pub(crate) fn apply(app: Option<&str>, body: &str, event: &mut Event, ctx: &ParseContext) -> bool {

@@ -44,10 +44,11 @@
 //!   `NAME VERSION` (`syslogd 1.4.1:`), so that text such as `Out of memory: ...` stays message;
 //! - TAG may lack its colon: `TAG[PID] MSG` (macOS; rsyslog's traditional templates relaying an
 //!   RFC 5424 message, whose tag is `APP[PROCID]`) is read as a tag, and so is `APP MSG` (the same
-//!   relay when there is no PROCID) where APP names a known program. The grammar only offers the
-//!   candidate ([`Header::untagged`]); `parse_syslog` takes it when
-//!   [`crate::programs::untagged_program`] knows the name, so `h Out of memory: ...` and
-//!   `h last message repeated 3 times` keep no program;
+//!   relay when there is no PROCID) where APP names a known program or a JSON object or XML
+//!   event follows it. The grammar only offers the candidate ([`Header::untagged`]);
+//!   `parse_syslog` takes it when [`crate::programs::untagged_program`] knows the name or the
+//!   message is such a document, so `h Out of memory: ...` and `h last message repeated 3 times`
+//!   keep no program;
 //! - a message that starts with Cisco's `%FACILITY-SEVERITY-MNEMONIC:` gets a [`CiscoTag`]
 //!   (`%ASA-6-302013: Built ...`, `%SEC-6-IPACCESSLOGP: ...`, IOS XR's `%PKT_INFRA-LINK-3-UPDOWN`);
 //!   the message keeps the tag, since Sigma's Cisco keyword rules search for it there.

@@ -382,6 +382,69 @@ const CASES: &[Case] = &[
         Some("2026-12-04T14:36:40Z"),
         SSHD_FAILED,
     ),
+    // syslog-ng reads an RFC 3164 line without a tag's colon by the first word, whatever it is,
+    // and relays it as APP-NAME: the RFC 5424 header says `Out`, and vigil takes it as it is.
+    case(
+        "syslog-ng syslog(), RFC 3164 in: `Out of memory: ...`",
+        "<13>1 2026-12-04T21:36:40+00:00 host Out - - - of memory: Kill process 1234",
+        RFC5424,
+        Some("2026-12-04T21:36:40Z"),
+        &[("app", "Out"), ("message", "of memory: Kill process 1234")],
+    ),
+    // NXLog's to_syslog_bsd() of a Windows event: `SourceName[ProcessID]: Message`. No event id
+    // is left in the line, so no Windows logsource can be told from it.
+    case(
+        "NXLog to_syslog_bsd(), im_msvistalog (docs)",
+        "<14>Dec  4 21:36:40 DC01 Microsoft-Windows-Security-Auditing[636]: An account failed to log on.  Subject:  Security ID:  S-1-0-0  Account Name:  -",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("host", "DC01"), ("app", "Microsoft-Windows-Security-Auditing"), ("pid", "636"), ("EventID", "-")],
+    ),
+    // NXLog's to_json() as the message of to_syslog_bsd().
+    case(
+        "NXLog to_json() in to_syslog_bsd() (docs)",
+        r#"<14>Dec  4 21:36:40 DC01 Microsoft-Windows-Security-Auditing[636]: {"EventTime":"2026-12-04 21:36:40","Hostname":"DC01","Keywords":-9214364837600034816,"EventType":"AUDIT_FAILURE","SeverityValue":4,"Severity":"ERROR","EventID":4625,"SourceName":"Microsoft-Windows-Security-Auditing","ProviderGuid":"{54849625-5478-4994-A5BA-3E3B0328C30D}","Version":0,"Task":12544,"OpcodeValue":0,"RecordNumber":51234,"ProcessID":636,"ThreadID":700,"Channel":"Security","Message":"An account failed to log on.\r\n\r\nSubject:\r\n\tSecurity ID:\t\tS-1-0-0","Category":"Logon","Opcode":"Info","TargetUserName":"admin","TargetDomainName":"CORP","LogonType":"3","IpAddress":"203.0.113.9","IpPort":"0","EventReceivedTime":"2026-12-04 21:36:41","SourceModuleName":"eventlog","SourceModuleType":"im_msvistalog"}"#,
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[
+            ("app", "Microsoft-Windows-Security-Auditing"),
+            ("EventID", "4625"),
+            ("Provider_Name", "Microsoft-Windows-Security-Auditing"),
+            ("Computer", "DC01"),
+            ("TargetUserName", "admin"),
+            ("logsource", "windows//security"),
+        ],
+    ),
+    // The same, relayed by rsyslog in its traditional forward format after it received it as
+    // RFC 5424 without a PROCID: the tag cut at 32 characters, and no colon.
+    case(
+        "NXLog to_json() relayed by rsyslog RSYSLOG_TraditionalForwardFormat (composed)",
+        r#"<14>Dec  4 21:36:40 DC01 Microsoft-Windows-Security-Audit {"EventTime":"2026-12-04 21:36:40","Hostname":"DC01","EventID":4625,"SourceName":"Microsoft-Windows-Security-Auditing","Channel":"Security","TargetUserName":"admin","IpAddress":"203.0.113.9"}"#,
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("EventID", "4625"), ("TargetUserName", "admin"), ("logsource", "windows//security")],
+    ),
+    // winlogbeat's JSON, relayed as syslog (Logstash's syslog output, rsyslog's omfwd).
+    case(
+        "winlogbeat JSON in RFC 3164 (composed)",
+        r#"<14>Dec  4 21:36:40 relay winlogbeat: {"@timestamp":"2026-12-04T14:36:40.123Z","event":{"code":"4625","provider":"Microsoft-Windows-Security-Auditing"},"host":{"name":"DC01"},"winlog":{"channel":"Security","event_id":"4625","provider_name":"Microsoft-Windows-Security-Auditing","computer_name":"DC01.corp.example","record_id":51234,"event_data":{"TargetUserName":"admin","LogonType":"3","IpAddress":"203.0.113.9"}},"message":"An account failed to log on."}"#,
+        RFC3164,
+        Some("2026-12-04T14:36:40.123Z"),
+        &[
+            ("app", "winlogbeat"),
+            ("EventID", "4625"),
+            ("Computer", "DC01.corp.example"),
+            ("IpAddress", "203.0.113.9"),
+            ("logsource", "windows//security"),
+        ],
+    ),
+    case(
+        "winlogbeat JSON relayed by rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in (composed)",
+        r#"<14>Dec  4 21:36:40 relay winlogbeat {"@timestamp":"2026-12-04T14:36:40.123Z","winlog":{"channel":"Security","event_id":4625,"provider_name":"Microsoft-Windows-Security-Auditing","computer_name":"DC01.corp.example","event_data":{"TargetUserName":"admin"}}}"#,
+        RFC3164,
+        Some("2026-12-04T14:36:40.123Z"),
+        &[("app", "winlogbeat"), ("EventID", "4625"), ("TargetUserName", "admin"), ("logsource", "windows//security")],
+    ),
 ];
 
 fn text(e: &Event, name: &str) -> Option<String> {
