@@ -10,8 +10,9 @@
 //! - [`json`] flattens JSON events (flat, evtx_dump, winlogbeat and NXLog Windows events) to
 //!   Sigma's Windows field names and tags Windows events with their logsource.
 //! - [`winxml`] reads Windows events as XML into the same fields, with quick-xml.
-//! - [`cef`], [`leef`], [`panos`] and [`kv`] read payloads: ArcSight CEF, QRadar LEEF 1.0/2.0,
-//!   Palo Alto PAN-OS CSV, FortiGate key=value, MikroTik firewall and login lines,
+//! - [`cef`], [`leef`], [`panos`], [`snare`] and [`kv`] read payloads: ArcSight CEF, QRadar
+//!   LEEF 1.0/2.0, Palo Alto PAN-OS CSV, Snare's `MSWinEventLog` Windows records (Snare agents,
+//!   NXLog's `to_syslog_snare()`), FortiGate key=value, MikroTik firewall and login lines,
 //!   pfSense/OPNsense `filterlog` and generic key=value.
 //!   A syslog body is dispatched to them by `payload::apply`; a line that is such a payload
 //!   without a syslog header is read by `payload::line`.
@@ -27,6 +28,7 @@ pub mod panos;
 mod payload;
 pub mod programs;
 pub mod relp;
+pub mod snare;
 pub mod syslog;
 pub mod winxml;
 
@@ -89,6 +91,8 @@ pub enum ParseError {
     BadLeef(&'static str),
     #[error("invalid filterlog CSV")]
     BadFilterlog,
+    #[error("invalid Snare MSWinEventLog record")]
+    BadSnare,
 }
 
 impl ParseError {
@@ -104,6 +108,7 @@ impl ParseError {
             ParseError::BadCef(_) => "bad_cef",
             ParseError::BadLeef(_) => "bad_leef",
             ParseError::BadFilterlog => "bad_filterlog",
+            ParseError::BadSnare => "bad_snare",
         }
     }
 }

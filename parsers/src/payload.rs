@@ -1,19 +1,20 @@
 //! Payload dispatch: what a syslog message body (or a whole line without a syslog header) is,
 //! and which payload parser adds its fields.
 //!
-//! A syslog body is read, in order, as: JSON (starts with `{`), CEF (`CEF:`, or the syslog tag
-//! `CEF` when a parser read `CEF:0|...` as `TAG: MSG`), LEEF (likewise), pfSense/OPNsense
+//! A syslog body is read, in order, as: JSON (starts with `{`), a Windows XML event, a Snare
+//! `MSWinEventLog` record, CEF (`CEF:`, or the syslog tag `CEF` when a parser read `CEF:0|...`
+//! as `TAG: MSG`), LEEF (likewise), pfSense/OPNsense
 //! `filterlog`, FortiGate key=value, a MikroTik firewall line, and last, when the body is mostly
 //! `key=value` pairs, the generic pairs (which only add fields, never replace one, and let the
 //! program extractors run after them). A payload that is recognised but malformed keeps the
 //! syslog event and adds `payload_error` with the reason code (`bad_cef`, `bad_leef`,
-//! `bad_filterlog`, `bad_json`).
+//! `bad_filterlog`, `bad_json`, `bad_snare`).
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::event::{Event, Format, LogSource, Value};
-use crate::{ParseContext, ParseError, base_event, cef, json, kv, leef, panos, syslog, winxml};
+use crate::{ParseContext, ParseError, base_event, cef, json, kv, leef, panos, snare, syslog, winxml};
 
 /// An optional `<PRI>` at the start of a line.
 fn split_pri(text: &str) -> (Option<u8>, &str) {
@@ -117,6 +118,14 @@ pub(crate) fn apply(app: Option<&str>, body: &str, event: &mut Event, ctx: &Pars
                 }
             }
             Err(_) => event.set("payload_error", "bad_xml"),
+        }
+        return true;
+    }
+    if body.starts_with(snare::PREFIX) {
+        // Snare's tab-separated Windows record (Snare agents, NXLog's to_syslog_snare()).
+        match snare::parse(body) {
+            Some(record) => snare::apply(&record, event),
+            None => event.set("payload_error", ParseError::BadSnare.reason()),
         }
         return true;
     }

@@ -400,6 +400,41 @@ const CASES: &[Case] = &[
         Some("2026-12-04T14:36:40Z"),
         &[("host", "DC01"), ("app", "Microsoft-Windows-Security-Auditing"), ("pid", "636"), ("EventID", "-")],
     ),
+    // NXLog's to_syslog_snare(): Snare's tab-separated `MSWinEventLog` record after a BSD header:
+    // criticality, channel, counter, time, event id, source, user, SID type, event type,
+    // computer, category, data, message, record number.
+    case(
+        "NXLog to_syslog_snare() (docs)",
+        "<14>Dec  4 21:36:40 DC01 MSWinEventLog\t1\tSecurity\t123\tFri Dec 04 21:36:40 2026\t4625\tMicrosoft-Windows-Security-Auditing\tN/A\tN/A\tFailure Audit\tDC01\tLogon\t\tAn account failed to log on.    Subject:   Security ID:  S-1-0-0   Account Name:  -\t51234",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[
+            ("host", "DC01"),
+            ("EventID", "4625"),
+            ("Channel", "Security"),
+            ("Provider_Name", "Microsoft-Windows-Security-Auditing"),
+            ("Computer", "DC01"),
+            ("Category", "Logon"),
+            ("snare.event_type", "Failure Audit"),
+            ("snare.criticality", "1"),
+            ("snare.user", "N/A"),
+            ("Message", "An account failed to log on.    Subject:   Security ID:  S-1-0-0   Account Name:  -"),
+            ("logsource", "windows//security"),
+        ],
+    ),
+    case(
+        "Snare for Windows, Sysmon, RFC 5424 (docs)",
+        "<13>1 2026-12-04T14:36:40.970090Z WS01 - - - - MSWinEventLog\t1\tMicrosoft-Windows-Sysmon/Operational\t77\tFri Dec 04 21:36:40 2026\t1\tMicrosoft-Windows-Sysmon\tNT AUTHORITY\\SYSTEM\tUser\tInformation\tWS01.corp.example\tProcess Create (rule: ProcessCreate)\t\tProcess Create:  RuleName: -  Image: C:\\Windows\\System32\\cmd.exe\t9",
+        RFC5424,
+        Some("2026-12-04T14:36:40.970090Z"),
+        &[
+            ("EventID", "1"),
+            ("Channel", "Microsoft-Windows-Sysmon/Operational"),
+            ("Computer", "WS01.corp.example"),
+            ("snare.user", "NT AUTHORITY\\SYSTEM"),
+            ("logsource", "windows/process_creation/sysmon"),
+        ],
+    ),
     // NXLog's to_json() as the message of to_syslog_bsd().
     case(
         "NXLog to_json() in to_syslog_bsd() (docs)",
@@ -503,4 +538,13 @@ fn no_forwarder_line_panics() {
             let _ = parse(&b[n..], &ctx, InputFormat::Auto);
         }
     }
+}
+
+#[test]
+fn malformed_snare_record_keeps_the_syslog_event() {
+    // EVENTID is not a number: the syslog event stays, with the reason.
+    let e = ok("<14>Dec  4 21:36:40 DC01 MSWinEventLog\t1\tSecurity\t123\tFri Dec 04 21:36:40 2026\tx\tSource\tN/A");
+    assert_eq!((f(&e, "payload_error"), f(&e, "EventID")), ("bad_snare".into(), "<no EventID>".into()));
+    assert_eq!((e.format, e.host.as_deref()), (Format::Rfc3164, Some("DC01")));
+    assert!(e.message().starts_with("MSWinEventLog\t1\tSecurity"), "{}", e.message());
 }
