@@ -206,6 +206,10 @@ fn parse_syslog(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
     };
     let mut event = base_event(text.to_owned(), header.format, ctx);
     programs::apply_header(&header, &mut event, ctx);
+    // NXLog's to_syslog_ietf() carries a Windows event's fields in its structured data.
+    if !header.structured_data.is_empty() {
+        payload::apply_structured(&header, &mut event);
+    }
 
     let body = header.message.trim_start();
     if header.cisco.is_some() {

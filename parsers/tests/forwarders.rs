@@ -400,6 +400,44 @@ const CASES: &[Case] = &[
         Some("2026-12-04T14:36:40Z"),
         &[("host", "DC01"), ("app", "Microsoft-Windows-Security-Auditing"), ("pid", "636"), ("EventID", "-")],
     ),
+    // NXLog's to_syslog_ietf(): the event's fields in the NXLOG@14506 structured data, the
+    // message as MSG.
+    case(
+        "NXLog to_syslog_ietf(), im_msvistalog (docs)",
+        r#"<14>1 2026-12-04T21:36:40.123456+07:00 DC01 Microsoft-Windows-Security-Auditing 636 - [NXLOG@14506 Keywords="-9214364837600034816" EventType="AUDIT_FAILURE" EventID="4625" ProviderGuid="{54849625-5478-4994-A5BA-3E3B0328C30D}" Version="0" Task="12544" OpcodeValue="0" RecordNumber="51234" ThreadID="700" Channel="Security" Category="Logon" Opcode="Info" SubjectUserSid="S-1-0-0" SubjectUserName="-" SubjectDomainName="-" SubjectLogonId="0x0" TargetUserSid="S-1-0-0" TargetUserName="admin" TargetDomainName="CORP" Status="0xc000006d" FailureReason="%%2313" SubStatus="0xc000006a" LogonType="3" LogonProcessName="NtLmSsp " AuthenticationPackageName="NTLM" WorkstationName="ATTACKER" IpAddress="203.0.113.9" IpPort="0" EventReceivedTime="2026-12-04 21:36:41" SourceModuleName="eventlog" SourceModuleType="im_msvistalog"] An account failed to log on."#,
+        RFC5424,
+        Some("2026-12-04T14:36:40.123456Z"),
+        &[
+            ("host", "DC01"),
+            ("app", "Microsoft-Windows-Security-Auditing"),
+            ("sd.NXLOG@14506.EventID", "4625"),
+            ("EventID", "4625"),
+            ("Channel", "Security"),
+            ("Provider_Name", "Microsoft-Windows-Security-Auditing"),
+            ("Provider_Guid", "{54849625-5478-4994-A5BA-3E3B0328C30D}"),
+            ("Computer", "DC01"),
+            ("EventRecordID", "51234"),
+            ("TargetUserName", "admin"),
+            ("LogonType", "3"),
+            ("IpAddress", "203.0.113.9"),
+            ("message", "An account failed to log on."),
+            ("logsource", "windows//security"),
+        ],
+    ),
+    // NXLog's to_syslog_ietf() of a file (im_file): no Windows event, the params stay as they are.
+    case(
+        "NXLog to_syslog_ietf(), im_file (docs)",
+        r#"<13>1 2026-12-04T21:36:40.275897+07:00 web01 - - - [NXLOG@14506 EventReceivedTime="2026-12-04 21:36:40" SourceModuleName="in1" SourceModuleType="im_file"] GET /index.html 200"#,
+        RFC5424,
+        Some("2026-12-04T14:36:40.275897Z"),
+        &[
+            ("sd.NXLOG@14506.SourceModuleType", "im_file"),
+            ("SourceModuleType", "-"),
+            ("EventID", "-"),
+            ("message", "GET /index.html 200"),
+            ("logsource", "linux//syslog"),
+        ],
+    ),
     // NXLog's to_syslog_snare(): Snare's tab-separated `MSWinEventLog` record after a BSD header:
     // criticality, channel, counter, time, event id, source, user, SID type, event type,
     // computer, category, data, message, record number.
