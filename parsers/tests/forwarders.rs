@@ -2,7 +2,8 @@
 //! templates, syslog-ng's outputs, NXLog's `to_syslog_bsd`/`to_syslog_ietf`/`to_syslog_snare`
 //! and Windows events forwarded as JSON inside syslog. Each case is a line, who wrote it, the
 //! format and time it must get, and fields it must have (`-` for a field it must not have;
-//! `logsource` is `product/category/service`).
+//! `logsource` is `product/category/service`, `@host` the event's host, which the `host` field,
+//! the header's, need not be).
 //!
 //! The rsyslog lines were written by rsyslogd 8.2302.0 (Debian 12) run with `omfile` actions,
 //! one per built-in template, fed by util-linux `logger --rfc3164`/`--rfc5424` and by raw
@@ -488,6 +489,22 @@ const CASES: &[Case] = &[
             ("logsource", "windows//security"),
         ],
     ),
+    // Windows Event Forwarding: NXLog on the collector (wec01) reads ForwardedEvents, whose
+    // events keep their own channel and computer; the event's host is its computer.
+    case(
+        "NXLog to_json() in to_syslog_bsd() on a Windows Event Collector (docs)",
+        r#"<14>Dec  4 21:36:40 wec01 Microsoft-Windows-Security-Auditing[636]: {"EventTime":"2026-12-04 21:36:40","Hostname":"DC01.corp.example","EventID":4720,"SourceName":"Microsoft-Windows-Security-Auditing","Channel":"Security","TargetUserName":"backdoor","SubjectUserName":"alice","EventReceivedTime":"2026-12-04 21:36:42","SourceModuleName":"eventlog","SourceModuleType":"im_msvistalog"}"#,
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[
+            ("host", "wec01"),
+            ("@host", "DC01.corp.example"),
+            ("Computer", "DC01.corp.example"),
+            ("EventID", "4720"),
+            ("TargetUserName", "backdoor"),
+            ("logsource", "windows//security"),
+        ],
+    ),
     // The same, relayed by rsyslog in its traditional forward format after it received it as
     // RFC 5424 without a PROCID: the tag cut at 32 characters, and no colon.
     case(
@@ -523,6 +540,7 @@ const CASES: &[Case] = &[
 fn text(e: &Event, name: &str) -> Option<String> {
     match name {
         "message" => Some(e.message().into_owned()),
+        "@host" => e.host.clone(),
         "logsource" => {
             let ls = &e.logsource;
             let part = |p: &Option<_>| p.as_ref().map(ToString::to_string).unwrap_or_default();
