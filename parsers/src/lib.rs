@@ -197,7 +197,7 @@ fn parse_syslog(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
     };
     // rsyslog's traditional templates relay an RFC 5424 message as `HOST APP MSG`, the tag
     // without its colon: the first word is the tag when it names a known program, or when a
-    // JSON or XML document follows it.
+    // JSON object, an XML event or a Snare record follows it.
     let header = match header.untagged() {
         Some(candidate) if programs::untagged_program(&candidate) || payload::is_document(candidate.message) => {
             candidate

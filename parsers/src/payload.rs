@@ -103,11 +103,14 @@ pub(crate) fn apply_structured(header: &syslog::Header<'_>, event: &mut Event) {
     event.logsource = logsource;
 }
 
-/// Whether a syslog message is a document that says what it is from its first byte: a JSON
-/// object or a Windows XML event. A word before one is the program's tag without its colon
-/// (`relay winlogbeat {...}`: rsyslog relaying RFC 5424 in a traditional template).
+/// Whether a syslog message is a document that says what it is from its first bytes: a JSON
+/// object, a Windows XML event or a Snare record. A word before one is the program's tag
+/// without its colon (`relay winlogbeat {...}`: rsyslog relaying RFC 5424 in a traditional
+/// template).
 pub(crate) fn is_document(body: &str) -> bool {
-    body.starts_with('{') && body.trim_end().ends_with('}') || winxml::looks_like(body)
+    body.starts_with('{') && body.trim_end().ends_with('}')
+        || winxml::looks_like(body)
+        || body.starts_with(snare::PREFIX)
 }
 
 /// Adds the fields of a syslog message body's payload to `event` (whose header fields are set).

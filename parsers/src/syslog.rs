@@ -44,8 +44,8 @@
 //!   `NAME VERSION` (`syslogd 1.4.1:`), so that text such as `Out of memory: ...` stays message;
 //! - TAG may lack its colon: `TAG[PID] MSG` (macOS; rsyslog's traditional templates relaying an
 //!   RFC 5424 message, whose tag is `APP[PROCID]`) is read as a tag, and so is `APP MSG` (the same
-//!   relay when there is no PROCID) where APP names a known program or a JSON object or XML
-//!   event follows it. The grammar only offers the candidate ([`Header::untagged`]);
+//!   relay when there is no PROCID) where APP names a known program or a JSON object, an XML
+//!   event or a Snare record follows it. The grammar only offers the candidate ([`Header::untagged`]);
 //!   `parse_syslog` takes it when [`crate::programs::untagged_program`] knows the name or the
 //!   message is such a document, so `h Out of memory: ...` and `h last message repeated 3 times`
 //!   keep no program;

@@ -474,6 +474,15 @@ const CASES: &[Case] = &[
             ("logsource", "windows/process_creation/sysmon"),
         ],
     ),
+    // A Snare record sent as RFC 5424 (APP-NAME `snare`, no PROCID), relayed by rsyslog in its
+    // traditional forward format: the word before the record is its tag.
+    case(
+        "Snare record relayed by rsyslog RSYSLOG_TraditionalForwardFormat, RFC 5424 in (composed)",
+        "<13>Dec  4 21:36:40 DC01 snare MSWinEventLog\t1\tSecurity\t124\tFri Dec 04 21:36:40 2026\t1102\tMicrosoft-Windows-Eventlog\tCORP\\alice\tUser\tSuccess Audit\tDC01\tLog clear\t\tThe audit log was cleared.\t51235",
+        RFC3164,
+        Some("2026-12-04T14:36:40Z"),
+        &[("app", "snare"), ("EventID", "1102"), ("snare.user", "CORP\\alice"), ("logsource", "windows//security")],
+    ),
     // NXLog's to_json() as the message of to_syslog_bsd().
     case(
         "NXLog to_json() in to_syslog_bsd() (docs)",
