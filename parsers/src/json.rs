@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | evtx_dump | `Event.System` | `System.*` as `EventID`, `Channel`, `Computer`, `Provider_Name`, `Provider_Guid`, `EventRecordID`, `Security_UserID`, ...; `EventData` entries and the children of `UserData`'s element under their own names (names with spaces, like Defender's `Threat Name`, also without them: `ThreatName`) |
 //! | winlogbeat (ECS) | a `winlog` object | `winlog.event_id` (or `event.code`) as `EventID`, `winlog.channel` as `Channel`, `winlog.provider_name` as `Provider_Name`, `winlog.provider_guid` as `Provider_Guid`, `winlog.computer_name` (or `host.name`) as `Computer`, `winlog.record_id` as `EventRecordID`, `winlog.user.identifier` as `Security_UserID`; `winlog.event_data.*` and `winlog.user_data.*` under their own names (`Image`, `CommandLine`, ...); every other key flattened with dots (`@timestamp`, `event.code`, `host.name`, `message`, `winlog.task`, ...) |
-//! | NXLog (and the OTRF datasets) | top-level `EventID` with `Channel` or `SourceName` | `EventID`, `Channel` as they are, `SourceName` as `Provider_Name`, `ProviderGuid` as `Provider_Guid`, `Hostname` as `Computer`, `UserID` as `Security_UserID`, `RecordNumber` as `EventRecordID`; the EventData keys are already top-level |
+//! | NXLog (and the OTRF datasets; its `to_syslog_ietf()` structured data is read the same way, see `payload`) | top-level `EventID` with `Channel` or `SourceName` | `EventID`, `Channel` as they are, `SourceName` as `Provider_Name`, `ProviderGuid` as `Provider_Guid`, `Hostname` as `Computer`, `UserID` as `Security_UserID`, `RecordNumber` as `EventRecordID`; the EventData keys are already top-level |
 //! | flat | any other object | every key, nested objects flattened with dots, arrays of scalars joined by `, ` |
 //!
 //! For every Windows event `EventID` is an integer, and Security 4688 (process creation) also
@@ -418,6 +418,14 @@ fn nxlog(fields: &mut Fields) {
     alias(fields, "Hostname", "Computer");
     alias(fields, "UserID", "Security_UserID");
     alias(fields, "RecordNumber", "EventRecordID");
+}
+
+/// NXLog's fields of a Windows event (its JSON keys, or its `to_syslog_ietf()` structured
+/// data), given Sigma's names; the Windows logsource, or `None` when they are not a Windows
+/// event.
+pub(crate) fn nxlog_windows(fields: &mut Fields) -> Option<LogSource> {
+    nxlog(fields);
+    windows(fields)
 }
 
 /// Reads a JSON object. Errors are serde_json's, with line and column.

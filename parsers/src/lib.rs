@@ -10,8 +10,9 @@
 //! - [`json`] flattens JSON events (flat, evtx_dump, winlogbeat and NXLog Windows events) to
 //!   Sigma's Windows field names and tags Windows events with their logsource.
 //! - [`winxml`] reads Windows events as XML into the same fields, with quick-xml.
-//! - [`cef`], [`leef`], [`panos`] and [`kv`] read payloads: ArcSight CEF, QRadar LEEF 1.0/2.0,
-//!   Palo Alto PAN-OS CSV, FortiGate key=value, MikroTik firewall and login lines,
+//! - [`cef`], [`leef`], [`panos`], [`snare`] and [`kv`] read payloads: ArcSight CEF, QRadar
+//!   LEEF 1.0/2.0, Palo Alto PAN-OS CSV, Snare's `MSWinEventLog` Windows records (Snare agents,
+//!   NXLog's `to_syslog_snare()`), FortiGate key=value, MikroTik firewall and login lines,
 //!   pfSense/OPNsense `filterlog` and generic key=value.
 //!   A syslog body is dispatched to them by `payload::apply`; a line that is such a payload
 //!   without a syslog header is read by `payload::line`.
@@ -27,6 +28,7 @@ pub mod panos;
 mod payload;
 pub mod programs;
 pub mod relp;
+pub mod snare;
 pub mod syslog;
 pub mod winxml;
 
@@ -89,6 +91,8 @@ pub enum ParseError {
     BadLeef(&'static str),
     #[error("invalid filterlog CSV")]
     BadFilterlog,
+    #[error("invalid Snare MSWinEventLog record")]
+    BadSnare,
 }
 
 impl ParseError {
@@ -104,6 +108,7 @@ impl ParseError {
             ParseError::BadCef(_) => "bad_cef",
             ParseError::BadLeef(_) => "bad_leef",
             ParseError::BadFilterlog => "bad_filterlog",
+            ParseError::BadSnare => "bad_snare",
         }
     }
 }
@@ -190,8 +195,21 @@ fn parse_syslog(text: &str, ctx: &ParseContext) -> Result<Event, ParseError> {
         Err(e) if text.starts_with('<') => return Err(e),
         Err(e) => return access_log_event(text, ctx).or_else(|| programs::headerless(text, ctx)).ok_or(e),
     };
+    // rsyslog's traditional templates relay an RFC 5424 message as `HOST APP MSG`, the tag
+    // without its colon: the first word is the tag when it names a known program, or when a
+    // JSON object, an XML event or a Snare record follows it.
+    let header = match header.untagged() {
+        Some(candidate) if programs::untagged_program(&candidate) || payload::is_document(candidate.message) => {
+            candidate
+        }
+        _ => header,
+    };
     let mut event = base_event(text.to_owned(), header.format, ctx);
     programs::apply_header(&header, &mut event, ctx);
+    // NXLog's to_syslog_ietf() carries a Windows event's fields in its structured data.
+    if !header.structured_data.is_empty() {
+        payload::apply_structured(&header, &mut event);
+    }
 
     let body = header.message.trim_start();
     if header.cisco.is_some() {
@@ -309,6 +327,22 @@ mod tests {
         assert_eq!(e.logsource, LogSource::new(Some("windows"), Some("process_creation"), Some("sysmon")));
         assert_eq!(e.host.as_deref(), Some("ws01"));
         assert_eq!(e.time.to_rfc3339(), "2025-11-27T07:40:10.165324+00:00");
+    }
+
+    #[test]
+    fn a_word_before_a_json_object_is_its_tag() {
+        let e = parse(
+            b"<14>Dec  4 21:36:40 relay shipper {\"EventID\":4625,\"Channel\":\"Security\"}",
+            &ctx(),
+            InputFormat::Auto,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((field(&e, "app"), field(&e, "EventID")), ("shipper".into(), "4625".into()));
+        assert_eq!(e.logsource, LogSource::new(Some("windows"), None, Some("security")));
+        // Not a whole object: the word stays message.
+        let e = parse(b"<14>Dec  4 21:36:40 h counted {a} of b", &ctx(), InputFormat::Auto)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((field(&e, "app"), e.message().into_owned()), ("<no app>".into(), "counted {a} of b".into()));
     }
 
     #[test]

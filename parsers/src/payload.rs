@@ -1,19 +1,23 @@
 //! Payload dispatch: what a syslog message body (or a whole line without a syslog header) is,
 //! and which payload parser adds its fields.
 //!
-//! A syslog body is read, in order, as: JSON (starts with `{`), CEF (`CEF:`, or the syslog tag
-//! `CEF` when a parser read `CEF:0|...` as `TAG: MSG`), LEEF (likewise), pfSense/OPNsense
+//! A syslog body is read, in order, as: JSON (starts with `{`), a Windows XML event, a Snare
+//! `MSWinEventLog` record, CEF (`CEF:`, or the syslog tag `CEF` when a parser read `CEF:0|...`
+//! as `TAG: MSG`), LEEF (likewise), pfSense/OPNsense
 //! `filterlog`, FortiGate key=value, a MikroTik firewall line, and last, when the body is mostly
 //! `key=value` pairs, the generic pairs (which only add fields, never replace one, and let the
 //! program extractors run after them). A payload that is recognised but malformed keeps the
 //! syslog event and adds `payload_error` with the reason code (`bad_cef`, `bad_leef`,
-//! `bad_filterlog`, `bad_json`).
+//! `bad_filterlog`, `bad_json`, `bad_snare`).
+//!
+//! Before the body, the RFC 5424 structured data: NXLog's `to_syslog_ietf()` writes a Windows
+//! event's fields there, which [`apply_structured`] reads as NXLog's JSON keys are read.
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::event::{Event, Format, LogSource, Value};
-use crate::{ParseContext, ParseError, base_event, cef, json, kv, leef, panos, syslog, winxml};
+use crate::event::{Event, Fields, Format, LogSource, Value};
+use crate::{ParseContext, ParseError, base_event, cef, json, kv, leef, panos, snare, syslog, winxml};
 
 /// An optional `<PRI>` at the start of a line.
 fn split_pri(text: &str) -> (Option<u8>, &str) {
@@ -71,6 +75,44 @@ pub(crate) fn line(text: &str, ctx: &ParseContext) -> Option<Result<Event, Parse
     Some(Ok(event))
 }
 
+/// NXLog's SD-ID: its private enterprise number.
+const NXLOG_SD_ID: &str = "NXLOG@14506";
+
+/// NXLog's `to_syslog_ietf()` of a Windows event: its fields are the params of the
+/// `NXLOG@14506` structured data element (`EventID`, `Channel`, the EventData such as
+/// `TargetUserName`...), its `SourceName` the APP-NAME and its `Hostname` the HOSTNAME. They
+/// join the event under their own names and Sigma's (as NXLog's JSON keys do, see [`json`]),
+/// without replacing a field the header set, and the event gets the Windows logsource. Not a
+/// Windows event (no `EventID`, or no `Channel` nor `SourceName`): nothing changes, the params
+/// stay as `sd.NXLOG@14506.*` only.
+pub(crate) fn apply_structured(header: &syslog::Header<'_>, event: &mut Event) {
+    let Some(element) = header.structured_data.elements().find(|e| e.id == NXLOG_SD_ID) else { return };
+    let mut fields = Fields::new();
+    for (name, value) in element.params() {
+        fields.insert(name.to_owned().into(), Value::from(value.into_owned()));
+    }
+    for (name, value) in [("SourceName", header.app), ("Hostname", header.host)] {
+        if let Some(v) = value {
+            fields.entry(name.into()).or_insert_with(|| Value::from(v));
+        }
+    }
+    let Some(logsource) = json::nxlog_windows(&mut fields) else { return };
+    for (name, value) in fields {
+        event.fields.entry(name).or_insert(value);
+    }
+    event.logsource = logsource;
+}
+
+/// Whether a syslog message is a document that says what it is from its first bytes: a JSON
+/// object, a Windows XML event or a Snare record. A word before one is the program's tag
+/// without its colon (`relay winlogbeat {...}`: rsyslog relaying RFC 5424 in a traditional
+/// template).
+pub(crate) fn is_document(body: &str) -> bool {
+    body.starts_with('{') && body.trim_end().ends_with('}')
+        || winxml::looks_like(body)
+        || body.starts_with(snare::PREFIX)
+}
+
 /// Adds the fields of a syslog message body's payload to `event` (whose header fields are set).
 /// Returns whether the body was a payload, in which case no program extractor should read it.
 pub(crate) fn apply(app: Option<&str>, body: &str, event: &mut Event, ctx: &ParseContext) -> bool {
@@ -110,6 +152,14 @@ pub(crate) fn apply(app: Option<&str>, body: &str, event: &mut Event, ctx: &Pars
                 }
             }
             Err(_) => event.set("payload_error", "bad_xml"),
+        }
+        return true;
+    }
+    if body.starts_with(snare::PREFIX) {
+        // Snare's tab-separated Windows record (Snare agents, NXLog's to_syslog_snare()).
+        match snare::parse(body) {
+            Some(record) => snare::apply(&record, event),
+            None => event.set("payload_error", ParseError::BadSnare.reason()),
         }
         return true;
     }

@@ -18,6 +18,13 @@
 //! `%FACILITY-SEVERITY-MNEMONIC:` messages, `cisco.facility`, `cisco.severity` and
 //! `cisco.mnemonic` (the message keeps the `%...:` tag, which Sigma's Cisco keyword rules search).
 //!
+//! A tag written without its colon (`host sshd Failed password ...`: rsyslog's traditional
+//! templates relaying an RFC 5424 message without a PROCID) gives `app` as a tag with one does,
+//! when the word names a program below ([`untagged_program`]): a program with an extractor or a
+//! logsource of its own, `systemd`, `kernel`, `named`, `dovecot`, `postfix/*` or `filterlog`;
+//! and for the names that are also words (`su`, `passwd`, `login`, `cron`, `apache`) only when
+//! the extractor recognises the message.
+//!
 //! # Logsources
 //!
 //! | events | logsource |
@@ -71,8 +78,10 @@ mod web;
 
 use std::net::IpAddr;
 
+use chrono::DateTime;
+
 use crate::ParseContext;
-use crate::event::{Event, LogSource, Value};
+use crate::event::{Event, Fields, Format, LogSource, Value};
 use crate::syslog::Header;
 
 pub use headerless::headerless;
@@ -106,6 +115,62 @@ fn linux_service(app: &str) -> &'static str {
         "clamd" | "freshclam" | "clamav" => "clamav",
         "guacd" | "guacamole" => "guacamole",
         _ => "syslog",
+    }
+}
+
+/// How sure the name of a program makes a tag written without a colon (see
+/// [`untagged_program`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Untagged {
+    /// The name alone: a message that starts with it is hardly anything but its own.
+    Name,
+    /// Only when the program's extractor recognises the message: the name is also a word a
+    /// message may start with (`login failed`, `cron job done`).
+    Word,
+}
+
+/// The programs whose name, as the first word of a message with no tag, is taken as the tag:
+/// those with an extractor or a logsource of their own, as their tags are written (`CRON` is
+/// Debian's cron, `cron` also an English word), and a few whose messages rules search.
+fn untagged_kind(name: &str) -> Option<Untagged> {
+    Some(match name {
+        "sshd" | "sshd-session" | "sshd-auth" | "sudo" | "su-l" | "useradd" | "userdel" | "usermod" | "groupadd"
+        | "groupdel" | "groupmod" | "chpasswd" | "gpasswd" | "chage" | "newusers" | "adduser" | "deluser" | "CRON"
+        | "crond" | "anacron" | "systemd" | "systemd-logind" | "pkexec" | "polkitd" | "unix_chkpwd" | "auditd"
+        | "audispd" | "audisp-syslog" | "kernel" | "vsftpd" | "clamd" | "freshclam" | "guacd" | "nginx" | "httpd"
+        | "apache2" | "named" | "dovecot" | "filterlog" => Untagged::Name,
+        "su" | "passwd" | "login" | "cron" | "apache" => Untagged::Word,
+        _ if name.strip_prefix("postfix/").is_some_and(|d| !d.is_empty() && !d.contains('/')) => Untagged::Name,
+        _ => return None,
+    })
+}
+
+/// Whether `candidate`, a header read with the first word of its message as a tag without a
+/// colon ([`Header::untagged`]), names a program: a known program's name (the table in
+/// `untagged_kind`), and for names that are also words, a message its extractor recognises.
+/// rsyslog relays an RFC 5424 message in its traditional templates as `HOST APP MSG`, so
+/// `host sshd Failed password for ...` is sshd's; `h Out of memory: Kill process 1234` stays
+/// a message without a program.
+pub fn untagged_program(candidate: &Header<'_>) -> bool {
+    let Some(name) = candidate.tag.or(candidate.app) else { return false };
+    match untagged_kind(name) {
+        Some(Untagged::Name) => true,
+        Some(Untagged::Word) => {
+            let mut scratch = Event {
+                time: DateTime::default(),
+                received: DateTime::default(),
+                host: None,
+                structured_data: Vec::new(),
+                fields: Fields::new(),
+                logsource: LogSource::default(),
+                format: Format::Rfc3164,
+                raw: String::new(),
+                origin: None,
+            };
+            extract(candidate, &mut scratch);
+            !scratch.fields.is_empty()
+        }
+        None => false,
     }
 }
 
@@ -969,6 +1034,59 @@ mod tests {
         // OpenSSH 9.8+ splits the per-connection part into sshd-session.
         let e = ev("Jun 12 16:20:12 leto sshd-session[406147]: Invalid user test from 127.0.0.1 port 49916");
         assert_eq!((f(&e, "event"), e.logsource.service.as_deref()), ("invalid_user".into(), Some("sshd")));
+    }
+
+    #[test]
+    fn tags_without_colon_are_known_programs_only() {
+        // (line, app, event): the program's name alone, or with a message its extractor knows.
+        let cases = [
+            ("Dec  4 21:36:40 h sshd Invalid user admin from 203.0.113.9 port 4242", "sshd", "invalid_user"),
+            ("Dec  4 21:36:40 h sshd some message sshd has no extractor for", "sshd", "<no event>"),
+            (
+                "Dec  4 21:36:40 h sudo alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash",
+                "sudo",
+                "command",
+            ),
+            ("Dec  4 21:36:40 h su (to root) alice on pts/0", "su", "su"),
+            ("Dec  4 21:36:40 h useradd new user: name=bob, UID=0, GID=0, home=/home/bob", "useradd", "new_user"),
+            (
+                "Dec  4 21:36:40 h CRON pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
+                "CRON",
+                "session_opened",
+            ),
+            ("Dec  4 21:36:40 h cron (root) CMD (run-parts /etc/cron.hourly)", "cron", "cmd"),
+            (
+                "Dec  4 21:36:40 h login pam_unix(login:auth): authentication failure; logname=LOGIN uid=0 euid=0 tty=tty1 ruser= rhost=  user=root",
+                "login",
+                "auth_failure",
+            ),
+            ("Dec  4 21:36:40 h systemd Started Session 5 of user alice.", "systemd", "<no event>"),
+        ];
+        for (line, app, event) in cases {
+            let e = ev(line);
+            assert_eq!((f(&e, "app"), f(&e, "event")), (app.to_owned(), event.to_owned()), "{line}");
+            assert!(!e.message().starts_with(app), "{line}");
+        }
+        let e = ev(
+            "Dec  4 21:36:40 h kernel [UFW BLOCK] IN=eth0 OUT= MAC=00 SRC=203.0.113.9 DST=10.0.0.5 PROTO=TCP SPT=5000 DPT=22",
+        );
+        assert_eq!((f(&e, "app"), f(&e, "log_prefix")), ("kernel".into(), "[UFW BLOCK]".into()));
+        assert_eq!(e.logsource, LogSource::new(Some("linux"), Some("firewall"), None));
+        // A word that names a program but starts a message no extractor knows; unknown names;
+        // names as other programs write them (case).
+        for line in [
+            "Dec  4 21:36:40 h login failed for alice",
+            "Dec  4 21:36:40 h cron job finished",
+            "Dec  4 21:36:40 h su is not a program here",
+            "Dec  4 21:36:40 h Out of memory: Kill process 1234",
+            "Dec  4 21:36:40 h last message repeated 3 times",
+            "Dec  4 21:36:40 h SSHD Failed password for root from 203.0.113.9 port 22 ssh2",
+            "Dec  4 21:36:40 h a-very-long-application-name-tha hello",
+        ] {
+            let e = ev(line);
+            assert_eq!(e.field("app"), None, "{line}");
+            assert_eq!(e.logsource, LogSource::new(Some("linux"), None, Some("syslog")), "{line}");
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! - structured data elements `[ID NAME="VALUE" ...]` with the `\"`, `\\` and `\]` escapes
 //!   (any other backslash is kept as it is, as the RFC says);
 //! - a UTF-8 BOM at the start of MSG, which is dropped;
+//! - rsyslog's output of a message it received as RFC 3164, whose MSG keeps the space that
+//!   followed the tag's colon (`- -  MSG`): MSG is read without it;
 //! - leniency: a sender that leaves the structured data out altogether (the MSG follows the
 //!   MSGID) is read as having none; malformed structured data that starts with `[` is an error.
 //!
@@ -32,12 +34,21 @@
 //!   is not syslog;
 //! - SEQ is Cisco IOS's message sequence number (`<189>123: *Mar  1 ...`);
 //! - HOST may be missing: `Nov 23 10:00:00 sudo: ...` is read as a tag without a host;
+//! - `HOST - MSG` has no tag: rsyslog's traditional templates write `-` for the NILVALUE
+//!   APP-NAME of a message it received as RFC 5424;
 //! - extra spaces between fields are skipped (`Jul  7 08:06:15 combo  -- root[2421]: ...`);
 //! - TAG is the tag as written (`sshd`, `sshd(pam_unix)`, `/usr/sbin/cron`, `syslogd 1.4.1`,
 //!   `-- root`); [`Header::app`] is the program for logsource and extractor purposes: the tag up
 //!   to a `(` or a space, without a directory (`sshd(pam_unix)` -> `sshd`, `syslogd 1.4.1` ->
 //!   `syslogd`). A tag with spaces is only taken when a `[PID]` follows it or when it is
 //!   `NAME VERSION` (`syslogd 1.4.1:`), so that text such as `Out of memory: ...` stays message;
+//! - TAG may lack its colon: `TAG[PID] MSG` (macOS; rsyslog's traditional templates relaying an
+//!   RFC 5424 message, whose tag is `APP[PROCID]`) is read as a tag, and so is `APP MSG` (the same
+//!   relay when there is no PROCID) where APP names a known program or a JSON object, an XML
+//!   event or a Snare record follows it. The grammar only offers the candidate ([`Header::untagged`]);
+//!   `parse_syslog` takes it when [`crate::programs::untagged_program`] knows the name or the
+//!   message is such a document, so `h Out of memory: ...` and `h last message repeated 3 times`
+//!   keep no program;
 //! - a message that starts with Cisco's `%FACILITY-SEVERITY-MNEMONIC:` gets a [`CiscoTag`]
 //!   (`%ASA-6-302013: Built ...`, `%SEC-6-IPACCESSLOGP: ...`, IOS XR's `%PKT_INFRA-LINK-3-UPDOWN`);
 //!   the message keeps the tag, since Sigma's Cisco keyword rules search for it there.
@@ -114,6 +125,33 @@ impl<'a> Header<'a> {
             self.cisco = cisco_tag(self.message);
         }
         self
+    }
+
+    /// The header read as if the first word of its message were a tag written without a colon
+    /// (`HOST APP MSG`): what rsyslog's traditional templates write for a message it received
+    /// as RFC 5424 without a PROCID. `None` unless an RFC 3164 line with a host and no tag
+    /// has a message of at least two words, the first of which can be a tag.
+    ///
+    /// Whether it is one is not the grammar's to say (`Out of memory: ...` has the same shape):
+    /// the caller decides by the program's name (see [`crate::programs::untagged_program`]).
+    pub fn untagged(&self) -> Option<Header<'a>> {
+        if self.format != Format::Rfc3164
+            || self.host.is_none()
+            || self.app.is_some()
+            || self.cisco.is_some()
+            || self.repeat_count.is_some()
+        {
+            return None;
+        }
+        let len = self.message.bytes().take_while(|&b| tag_char(b)).count();
+        if len == 0 || len > 64 {
+            return None;
+        }
+        let (tag, rest) = self.message.split_at(len);
+        let message = rest.strip_prefix(' ').filter(|m| !m.trim().is_empty())?;
+        let mut header = self.clone();
+        Tag { tag, pid: None, message }.apply(&mut header);
+        Some(header.finish())
     }
 }
 
@@ -241,6 +279,9 @@ fn rfc5424_in(line: &str, tz: Tz) -> Result<Header<'_>, ParseError> {
     let rest = rest.strip_prefix(' ').unwrap_or(rest);
     let (structured_data, rest) = structured_data(rest)?;
     let message = rest.strip_prefix(' ').unwrap_or(rest);
+    // rsyslog writes the MSG of a message it received as RFC 3164 with the space that followed
+    // the tag's colon (`- -  MSG`): that space is the old header's, not the message's.
+    let message = message.strip_prefix(' ').unwrap_or(message);
     let message = message.strip_prefix('\u{feff}').unwrap_or(message);
     let mut header = Header::new(Format::Rfc5424, Some(pri), time, message);
     header.host = nil_or(host);
@@ -625,8 +666,8 @@ pub fn rfc3164(line: &str, received: DateTime<Utc>, tz: Tz) -> Result<Header<'_>
     if let Some((host, after)) = rest.split_once(' ') {
         header.host = Some(host);
         let after = after.trim_start_matches(' ');
-        // Cisco ASA writes `HOST : %ASA-...`.
-        let after = after.strip_prefix(": ").unwrap_or(after);
+        // Cisco ASA writes `HOST : %ASA-...`; rsyslog writes a NILVALUE APP-NAME as `HOST - MSG`.
+        let after = after.strip_prefix(": ").or_else(|| after.strip_prefix("- ")).unwrap_or(after);
         header.message = after;
         if !after.starts_with('%')
             && let Some(t) = program_tag(after)
@@ -834,6 +875,9 @@ mod tests {
         assert_eq!(h.message, "");
         let h = rfc5424("<13>1 - - - - - -").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(h.message, "");
+        // rsyslog's relay of an RFC 3164 message: the space after the old tag's colon.
+        let h = rfc5424("<38>1 - h sshd 1 - -  Failed password").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.message, "Failed password");
         let h = rfc5424("<13>1 2026-11-23T10:00:00Z h app - - no sd here").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((h.message, h.structured_data.is_empty()), ("no sd here", true));
     }
@@ -942,11 +986,46 @@ mod tests {
         let h = p3164("Nov 23 10:00:00 h last message repeated 3 times");
         assert_eq!((h.app, h.message), (None, "last message repeated 3 times"));
 
+        // rsyslog's NILVALUE APP-NAME.
+        let h = p3164("Dec  4 21:36:40 host - no app name here");
+        assert_eq!((h.host, h.app, h.message), (Some("host"), None, "no app name here"));
+        let h = p3164("Dec  4 21:36:40 host -- MARK --");
+        assert_eq!((h.app, h.message), (None, "-- MARK --"));
+
         // Nothing after the host; nothing after the timestamp.
         let h = p3164("Nov 23 10:00:00 h");
         assert_eq!((h.host, h.message), (Some("h"), ""));
         let h = p3164("<13>Nov 23 10:00:00");
         assert_eq!((h.host, h.message), (None, ""));
+    }
+
+    #[test]
+    fn untagged_reads_the_first_word_as_a_tag() {
+        let h = p3164("<38>Dec  4 21:36:40 host sshd Failed password for root from 203.0.113.9 port 22 ssh2");
+        assert_eq!((h.app, h.message), (None, "sshd Failed password for root from 203.0.113.9 port 22 ssh2"));
+        let u = h.untagged().unwrap_or_else(|| panic!("no candidate"));
+        assert_eq!((u.host, u.app, u.tag, u.pid), (Some("host"), Some("sshd"), None, None));
+        assert_eq!(u.message, "Failed password for root from 203.0.113.9 port 22 ssh2");
+        // The tag as written and the program, as for a tag with a colon.
+        let u = p3164("Dec  4 21:36:40 mx postfix/smtpd warning: x").untagged();
+        assert_eq!(u.map(|u| (u.app, u.tag, u.message)), Some((Some("smtpd"), Some("postfix/smtpd"), "warning: x")));
+        // rsyslog's repeat notice after the tag.
+        let u = p3164("Dec  4 21:36:40 h sshd message repeated 2 times: [ Failed password for root]").untagged();
+        assert_eq!(u.map(|u| (u.repeat_count, u.message)), Some((Some(2), "Failed password for root")));
+        // No candidate: a tag already, no host, RFC 5424, one word, a Cisco tag, a tab after the word.
+        for line in [
+            "Dec  4 21:36:40 h sshd[1]: Failed password",
+            "Dec  4 21:36:40 h sshd[1] Failed password",
+            "<13>sshd Failed password",
+            "Dec  4 21:36:40 h sshd",
+            "Dec  4 21:36:40 h sshd ",
+            "Dec  4 21:36:40 h %ASA-6-302013: Built",
+            "Dec  4 21:36:40 h MSWinEventLog\t1\tSecurity",
+        ] {
+            assert_eq!(p3164(line).untagged(), None, "{line}");
+        }
+        let h = rfc5424("<38>1 - h - - - - sshd Failed password").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.untagged(), None);
     }
 
     #[test]

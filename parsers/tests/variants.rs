@@ -3,7 +3,9 @@
 //!
 //! The senders: util-linux `logger` (`--rfc3164`, `--rfc5424`), rsyslog's forwarding templates,
 //! syslog-ng, Python's `SysLogHandler`, NXLog, Cisco IOS and ASA, old sysklogd, and RFC 5424's
-//! corners (NILVALUE everywhere, BOM, escapes, fractions, offsets).
+//! corners (NILVALUE everywhere, BOM, escapes, fractions, offsets). What relays make of lines
+//! (rsyslog's templates, syslog-ng, NXLog, Snare, Windows events in syslog) is in
+//! `tests/forwarders.rs`.
 
 use chrono::{DateTime, Utc};
 use vigil_parsers::{Event, Format, InputFormat, ParseContext, parse};
