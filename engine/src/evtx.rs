@@ -55,11 +55,11 @@ pub fn has_magic(head: &[u8]) -> bool {
 
 /// An error and its causes, as one line.
 fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
+    let mut text = e.to_string().trim_end_matches('.').to_owned();
     let mut source = e.source();
     while let Some(s) = source {
         text.push_str(": ");
-        text.push_str(&s.to_string());
+        text.push_str(s.to_string().trim_end_matches('.'));
         source = s.source();
     }
     text
@@ -211,5 +211,72 @@ fn check_chunks(data: &mut (impl Read + Seek), chunks: u64, report: &mut impl Fn
             );
         }
         buf = chunk.data;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `bytes` as an EVTX file: the records' ids and the problems' reasons.
+    fn read_bytes(bytes: Vec<u8>, options: EvtxOptions) -> (Vec<u64>, Vec<&'static str>) {
+        let (mut ids, mut reasons) = (Vec::new(), Vec::new());
+        let result: Result<(), ()> =
+            read(std::io::Cursor::new(bytes), "test.evtx", options, &mut |p| reasons.push(p.reason), |id, json| {
+                assert!(serde_json::from_slice::<serde_json::Value>(&json).is_ok());
+                ids.push(id);
+                Ok(())
+            });
+        assert!(result.is_ok());
+        (ids, reasons)
+    }
+
+    /// A file header that counts `chunks` chunks, with its CRC32.
+    fn header(chunks: u16) -> Vec<u8> {
+        let mut h = vec![0u8; HEADER_BLOCK as usize];
+        h[..8].copy_from_slice(MAGIC);
+        h[32..36].copy_from_slice(&128u32.to_le_bytes()); // header size
+        h[36..38].copy_from_slice(&1u16.to_le_bytes()); // minor version
+        h[38..40].copy_from_slice(&3u16.to_le_bytes()); // major version
+        h[40..42].copy_from_slice(&4096u16.to_le_bytes()); // header block size
+        h[42..44].copy_from_slice(&chunks.to_le_bytes());
+        let crc = crc32fast::hash(&h[..120]);
+        h[124..128].copy_from_slice(&crc.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn files_that_are_no_evtx_are_reported_as_bad_files() {
+        let options = EvtxOptions::default();
+        assert_eq!(read_bytes(Vec::new(), options), (vec![], vec!["evtx_bad_file"]));
+        assert_eq!(read_bytes(b"not an event log\n".to_vec(), options), (vec![], vec!["evtx_bad_file"]));
+        assert_eq!(read_bytes(b"ElfFile\0 and then text\n".to_vec(), options), (vec![], vec!["evtx_bad_file"]));
+    }
+
+    #[test]
+    fn missing_and_cut_chunks_are_reported_as_truncation() {
+        let options = EvtxOptions::default();
+        assert_eq!(read_bytes(header(1), options), (vec![], vec!["evtx_truncated"]));
+        let mut cut = header(1);
+        cut.extend(std::iter::repeat_n(0u8, 1000));
+        assert_eq!(read_bytes(cut, options), (vec![], vec!["evtx_truncated"]));
+        // An unused (all-zero) chunk is no problem.
+        let mut unused = header(1);
+        unused.extend(std::iter::repeat_n(0u8, CHUNK as usize));
+        assert_eq!(read_bytes(unused, options), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_chunk_of_garbage_is_a_bad_chunk_and_a_bad_file_header_crc_is_reported() {
+        let mut garbage = header(1);
+        garbage.extend(std::iter::repeat_n(0xabu8, CHUNK as usize));
+        for validate_checksums in [false, true] {
+            let (ids, reasons) = read_bytes(garbage.clone(), EvtxOptions { validate_checksums });
+            assert_eq!((ids, reasons), (vec![], vec!["evtx_bad_chunk"]));
+        }
+        let mut bad_crc = header(1);
+        bad_crc[124] ^= 0xff;
+        bad_crc.extend(std::iter::repeat_n(0u8, CHUNK as usize));
+        assert_eq!(read_bytes(bad_crc, EvtxOptions::default()), (vec![], vec!["evtx_bad_checksum"]));
     }
 }

@@ -398,3 +398,44 @@ pub fn parse_with(
     out.flush().map_err(ReplayError::Write)?;
     Ok((total, files))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_is_walked_recursively_in_name_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        for path in ["b/z.log", "b/a/y.log", "a.log", "c.txt", "b/a/x/w.evtx"] {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, "x\n").expect("write");
+        }
+        let inputs = [root.display().to_string(), "-".to_owned()];
+        let files = expand(&inputs).expect("expand");
+        let names: Vec<String> =
+            files.iter().map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string()).collect();
+        assert_eq!(names, ["a.log", "b/a/x/w.evtx", "b/a/y.log", "b/z.log", "c.txt", "-"]);
+    }
+
+    #[test]
+    fn a_file_named_evtx_that_is_not_one_is_reported_not_read_as_lines() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (text, evtx) = (dir.path().join("notes.txt"), dir.path().join("log.evtx"));
+        std::fs::write(&text, "first\nsecond\n").expect("write");
+        std::fs::write(&evtx, "first\nsecond\n").expect("write");
+        let stats = Stats::default();
+        let mut lines = Vec::new();
+        let inputs = [text.display().to_string(), evtx.display().to_string()];
+        let files = for_each_batch(&inputs, &Reading::default(), &stats, &mut Silent, |batch| {
+            lines.extend(batch.iter().map(|i| (i.source.line, String::from_utf8_lossy(&i.bytes).into_owned())));
+            Ok(())
+        })
+        .expect("read");
+        assert_eq!(lines, [(Some(1), "first".to_owned()), (Some(2), "second".to_owned())]);
+        assert_eq!((files.read, files.evtx, files.damaged.len()), (2, 1, 1));
+        assert_eq!(files.damaged[0].problems.get("evtx_bad_file"), Some(&1));
+        assert_eq!(stats.errors().get("evtx_bad_file"), Some(&1));
+    }
+}
