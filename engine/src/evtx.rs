@@ -135,7 +135,7 @@ pub fn read<R: Read + Seek, E>(
     if cut != 0 {
         report(
             "evtx_truncated",
-            format!("the file ends {cut} bytes into chunk {whole} (of {CHUNK}): that chunk's records are not read"),
+            format!("the file ends {cut} bytes into chunk {whole}, of {CHUNK}: that chunk's records are not read"),
         );
     } else if u64::from(header.chunk_count) > whole {
         report(

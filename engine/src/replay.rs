@@ -98,13 +98,19 @@ pub struct Files {
 }
 
 /// The files the inputs name, in order: a folder is walked recursively, each folder's entries
-/// in name order; `-` is stdin.
+/// in name order; `-` is stdin. An input that does not exist is an error before anything is
+/// read.
 pub fn expand(inputs: &[String]) -> Result<Vec<PathBuf>, ReplayError> {
     let mut files = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for name in inputs {
         let path = PathBuf::from(name);
-        if name != "-" && path.is_dir() {
+        if name == "-" {
+            files.push(path);
+            continue;
+        }
+        let meta = std::fs::metadata(&path).map_err(|source| ReplayError::Read { path: name.clone(), source })?;
+        if meta.is_dir() {
             walk(&path, &mut files, &mut seen)?;
         } else {
             files.push(path);
@@ -150,7 +156,9 @@ fn sniff(reader: &mut impl Read, name: &str) -> Result<Vec<u8>, ReplayError> {
 
 /// Reads the inputs (files, folders, `-` for stdin; see [`expand`]) and hands batches of
 /// inputs, in order, to `each`: a line's `source.line` is its 1-based number, an EVTX record's
-/// its EventRecordID. Returns the files read and which were damaged.
+/// its number in the file (its record header's EventRecordID: the event's own `EventRecordID`
+/// except in a log saved with a filter, whose records are numbered anew from 1). Returns the
+/// files read and which were damaged.
 pub fn for_each_batch(
     inputs: &[String],
     reading: &Reading,
@@ -417,6 +425,8 @@ mod tests {
         let names: Vec<String> =
             files.iter().map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string()).collect();
         assert_eq!(names, ["a.log", "b/a/x/w.evtx", "b/a/y.log", "b/z.log", "c.txt", "-"]);
+        let missing = [root.join("a.log").display().to_string(), root.join("nothing").display().to_string()];
+        assert!(matches!(expand(&missing), Err(ReplayError::Read { .. })), "before anything is read");
     }
 
     #[test]
