@@ -2,12 +2,14 @@
 //! store and offline replay.
 //!
 //! Data flow: listeners (tokio) -> [`pipeline::Detector`] (parsers + rules, rayon batches) ->
-//! [`store::AlertStore`] (tantivy). `replay` runs the same [`pipeline::Detector`] over files.
+//! [`store::AlertStore`] (tantivy). `replay` runs the same [`pipeline::Detector`] over files
+//! (lines, or Windows event logs read natively by `evtx`).
 //! This crate speaks syslog but never HTTP: only `vigil-ui-api` does.
 
 pub mod alert;
 pub mod config;
 pub mod correlate;
+pub mod evtx;
 pub mod health;
 pub mod pipeline;
 pub mod relp;
@@ -16,6 +18,7 @@ pub mod serve;
 pub mod sources;
 pub mod stats;
 pub mod store;
+pub mod summary;
 pub mod tls;
 pub mod triage;
 pub mod wal;

@@ -8,11 +8,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use vigil_engine::serve::source_map;
 use vigil_engine::sources::SourceMap;
-use vigil_engine::{Config, Detector, Engine, Stats};
+use vigil_engine::{Config, Detector, Engine};
 use vigil_parsers::InputFormat;
 use vigil_rules::{Diagnostic, RuleSet, Severity};
 use vigil_ui_api::reload::{Baseline, RuleReloader, RulesView};
 use vigil_ui_api::token::{TokenOrigin, admin_token};
+
+mod offline;
 
 /// mimalloc rather than glibc's malloc: events are built on the matching threads from buffers
 /// filled on the I/O threads, and glibc's per-thread arenas spend that time growing, trimming
@@ -55,9 +57,11 @@ enum Command {
         #[arg(long = "rules", value_name = "DIR")]
         rules: Vec<PathBuf>,
     },
-    /// Run the rules over log files (or `-` for stdin) and print one alert per line as JSON.
+    /// Run the rules over log files, EVTX files and folders (or `-` for stdin) and print one
+    /// alert per line as JSON, then a summary on stderr.
     Replay {
-        /// Files to read; `-` is stdin.
+        /// Files or folders (walked recursively) to read: lines, or EVTX (by its magic); `-` is
+        /// stdin.
         #[arg(value_name = "FILE", default_value = "-")]
         files: Vec<String>,
         /// A folder of Sigma rules to load besides the bundled pack (repeatable).
@@ -71,11 +75,21 @@ enum Command {
         format: FormatArg,
         #[command(flatten)]
         input: InputArgs,
+        /// The summary as one JSON object (on stderr; on stdout with --summary-only).
+        #[arg(long)]
+        json: bool,
+        /// Print no alerts: only the summary, on stdout.
+        #[arg(long)]
+        summary_only: bool,
+        /// How many rules and hosts the summary lists, most alerts first.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        top: usize,
     },
     /// Parse log lines and print each event as one JSON line (fields, logsource, agency,
     /// province, time): how a rule author sees what a line becomes.
     Parse {
-        /// Files to read; `-` is stdin.
+        /// Files or folders (walked recursively) to read: lines, or EVTX (by its magic); `-` is
+        /// stdin.
         #[arg(value_name = "FILE", default_value = "-")]
         files: Vec<String>,
         /// How to read lines.
@@ -173,7 +187,8 @@ enum RulesCommand {
         /// Folders or files of Sigma rules.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
-        /// Log files to match (syslog, CEF, JSON lines...; `-` is stdin), instead of fixtures.
+        /// Log files, EVTX files or folders to match (syslog, CEF, JSON lines, EVTX...; `-` is
+        /// stdin), instead of fixtures.
         #[arg(long = "events", value_name = "FILE")]
         events: Vec<String>,
         /// Also say, for every rule an event did not hit, which part failed.
@@ -189,7 +204,8 @@ enum RulesCommand {
         /// Folders or files of Sigma rules.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
-        /// Log files to match (syslog, CEF, JSON lines...; `-` is stdin).
+        /// Log files, EVTX files or folders to match (syslog, CEF, JSON lines, EVTX...; `-` is
+        /// stdin).
         #[arg(long = "events", value_name = "FILE", required = true)]
         events: Vec<String>,
         /// How many rules to list, costliest first.
@@ -232,6 +248,10 @@ struct InputArgs {
     /// Time zone of timestamps without an offset (default: the configuration's).
     #[arg(long, value_name = "TZ")]
     timezone: Option<String>,
+    /// EVTX: skip chunks whose CRC32 does not match (evtx_bad_chunk) instead of reading them
+    /// (evtx_bad_checksum).
+    #[arg(long)]
+    validate_checksums: bool,
 }
 
 impl InputArgs {
@@ -241,6 +261,13 @@ impl InputArgs {
             Some(path) => Config::load(path)?,
             None => Config::default_config()?,
         })
+    }
+
+    /// The source map, and how inputs are read (the source every event is attributed to).
+    fn reading(&self) -> Result<(Arc<SourceMap>, vigil_engine::replay::Reading)> {
+        let (map, sender) = self.resolve()?;
+        let evtx = vigil_engine::evtx::EvtxOptions { validate_checksums: self.validate_checksums };
+        Ok((map, vigil_engine::replay::Reading { sender, evtx }))
     }
 
     /// The source map, and the source every line is attributed to.
@@ -270,7 +297,7 @@ enum FormatArg {
 
 fn main() -> Result<std::process::ExitCode> {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,evtx=error".into());
     let log = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Human => log.with_ansi(std::io::stderr().is_terminal()).init(),
@@ -279,8 +306,9 @@ fn main() -> Result<std::process::ExitCode> {
     let ok = |()| std::process::ExitCode::SUCCESS;
     match cli.command {
         Command::Serve { config, data_dir, rules } => serve(config, data_dir, rules).map(ok),
-        Command::Replay { files, rules, no_bundled, format, input } => {
-            replay(files, rules, no_bundled, format, &input).map(ok)
+        Command::Replay { files, rules, no_bundled, format, input, json, summary_only, top } => {
+            let summary = offline::SummaryArgs { json, summary_only, top };
+            replay(files, rules, no_bundled, format, &input, &summary).map(ok)
         }
         Command::Parse { files, format, input } => parse(files, format, &input).map(ok),
         Command::Rules { command: RulesCommand::List { rules, no_bundled, json } } => {
@@ -542,54 +570,25 @@ fn input_format(format: FormatArg) -> InputFormat {
     }
 }
 
-fn summary(who: &str, stats: &Stats, what: &str, n: u64) {
-    let snap = stats.snapshot();
-    let errors: u64 = snap.errors.values().sum();
-    eprintln!("vigil {who}: {} lines, {} events, {n} {what}, {errors} problems", snap.received, snap.processed);
-    for (reason, n) in &snap.errors {
-        eprintln!("vigil {who}:   {reason}: {n}");
-    }
-}
-
 fn replay(
     files: Vec<String>,
     rule_dirs: Vec<PathBuf>,
     no_bundled: bool,
     format: FormatArg,
     input: &InputArgs,
+    summary: &offline::SummaryArgs,
 ) -> Result<()> {
-    let (sources, sender) = input.resolve()?;
+    let (sources, reading) = input.reading()?;
     let config = input.config()?;
     let rules = load_rules(!no_bundled, &rule_dirs, &config.rules.placeholders, "replay");
     let detector = Detector::new(rules, input_format(format), sources);
-    let stats = Stats::default();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let settings = config.correlation.settings();
-    let alerts = vigil_engine::replay::replay(&detector, &files, sender, settings, &mut out, &stats)?;
-    summary("replay", &stats, "alerts", alerts);
-    let c = stats.snapshot().correlation;
-    if c.counters.fired + c.counters.late_events + c.counters.suppressed + c.counters.evicted > 0 {
-        eprintln!(
-            "vigil replay: correlation: {} alerts, {} late events ({} late hits), {} suppressed repeats, {} keys evicted, {} keys held at the end",
-            c.counters.fired,
-            c.counters.late_events,
-            c.counters.late_hits,
-            c.counters.suppressed,
-            c.counters.evicted,
-            c.keys
-        );
-    }
-    Ok(())
+    offline::replay(&detector, &files, &reading, config.correlation.settings(), summary)
 }
 
 fn parse(files: Vec<String>, format: FormatArg, input: &InputArgs) -> Result<()> {
-    let (sources, sender) = input.resolve()?;
+    let (sources, reading) = input.reading()?;
     let detector = Detector::new(RuleSet::compile(Vec::new()).0, input_format(format), sources);
-    let stats = Stats::default();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let events = vigil_engine::replay::parse(&detector, &files, sender, &mut out, &stats)?;
-    summary("parse", &stats, "printed", events);
-    Ok(())
+    offline::parse(&detector, &files, &reading)
 }
 
 /// Rule sources from folders and files, and the diagnostics of what could not be read.
@@ -684,7 +683,7 @@ fn rules_test(
     let (mut lines, mut hits) = (0u64, 0u64);
     let mut scratch = set.scratch();
     let mut hit = Vec::new();
-    for_each_event(&events, &ctx, |name, n, event| {
+    offline::for_each_event("rules test", &events, &ctx, |name, n, event| {
         lines += 1;
         hit.clear();
         set.matches_with(&event, &mut scratch, &mut hit);
@@ -707,36 +706,6 @@ fn rules_test(
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// Reads event files (`-` is stdin) line by line and parses each non-blank line as serve
-/// would (a line no grammar reads is kept whole); `f` gets the file name, the line number
-/// (from 1) and the event.
-fn for_each_event(
-    names: &[String],
-    ctx: &vigil_parsers::ParseContext,
-    mut f: impl FnMut(&str, usize, vigil_parsers::Event) -> Result<()>,
-) -> Result<()> {
-    use std::io::BufRead;
-    for name in names {
-        let reader: Box<dyn std::io::Read> = if name == "-" {
-            Box::new(std::io::stdin())
-        } else {
-            Box::new(std::fs::File::open(name).with_context(|| format!("cannot open {name}"))?)
-        };
-        for (n, line) in std::io::BufReader::new(reader).split(b'\n').enumerate() {
-            let line = line.with_context(|| format!("cannot read {name}"))?;
-            let text = String::from_utf8_lossy(&line);
-            let text = text.trim_end_matches(['\r', '\n']);
-            if text.trim().is_empty() {
-                continue;
-            }
-            let event = vigil_parsers::parse_text(text, ctx, InputFormat::Auto)
-                .unwrap_or_else(|_| vigil_parsers::unparsed(text.as_bytes(), ctx));
-            f(name, n + 1, event)?;
-        }
-    }
-    Ok(())
-}
-
 /// `vigil rules profile`: matches the events `passes` times with every rule, timing the
 /// prefilter and each rule evaluated, and lists the costliest rules.
 fn profile(
@@ -753,7 +722,7 @@ fn profile(
     let (set, diagnostics) = RuleSet::compile_with(sources, &options);
     report(&diagnostics);
     let mut parsed = Vec::new();
-    for_each_event(&events, &ctx, |_, _, event| {
+    offline::for_each_event("rules profile", &events, &ctx, |_, _, event| {
         parsed.push(event);
         Ok(())
     })?;
