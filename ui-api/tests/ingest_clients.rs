@@ -1,7 +1,8 @@
 //! Ingestion from the syslog clients agencies really run, against the real `vigil serve`:
 //! rsyslog forwarding over TCP (octet counting) and over TLS with a client certificate,
 //! Python's `logging.handlers.SysLogHandler` over UDP and TCP, and util-linux `logger` with
-//! RFC 5424 structured data. Each checks the fields, agency and province of the events.
+//! RFC 5424 structured data, and rsyslog's traditional forward format of an RFC 5424 message
+//! (a tag without its colon). Each checks the fields, agency and province of the events.
 
 mod common;
 
@@ -159,6 +160,54 @@ ruleset(name="to_vigil_tls") {{
     assert_eq!(common::counter(&stats, "received"), 5, "{stats}");
     assert_eq!(common::counter(&stats, "unknown_senders"), 0, "{stats}");
     assert_eq!(stats["errors"], serde_json::json!({}), "{stats}\n{context}");
+    drop(rsyslog);
+}
+
+/// rsyslog relaying an RFC 5424 message without a PROCID in its traditional forward format
+/// writes `<PRI>Mmm dd hh:mm:ss HOST sshd Failed password ...`: a tag with no colon after it.
+/// vigil read `sshd` as part of the message, so the sshd extractor and every sshd rule missed
+/// it (issue 17).
+#[test]
+fn rsyslog_traditional_forward_of_rfc5424_without_a_tag_colon_still_alerts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tables = source("relay", "So TTTT Hue", "Hue", &["127.0.0.1"], Some("UTC"));
+    let server = common::start(dir.path(), "", &tables);
+    let work = dir.path().join("rsyslog");
+    std::fs::create_dir_all(&work).expect("rsyslog work dir");
+    let input = free_udp_port();
+    let conf = format!(
+        r#"global(workDirectory="{work}")
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="{input}" ruleset="relay")
+ruleset(name="relay") {{
+  action(type="omfwd" target="127.0.0.1" port="{tcp}" protocol="tcp"
+         template="RSYSLOG_TraditionalForwardFormat")
+  action(type="omfile" file="{work}/relayed.log" template="RSYSLOG_TraditionalForwardFormat")
+}}
+"#,
+        work = work.display(),
+        tcp = server.tcp().port(),
+    );
+    let rsyslog = start_rsyslog(&work, &conf, &[input]);
+    // logger --rfc5424 without --id writes no PROCID, so rsyslog's tag is `sshd`, no `[pid]:`.
+    let to = ([127, 0, 0, 1], input).into();
+    common::logger_env(&["--udp", "--rfc5424"], to, "sshd", &[SSH_FAIL, SSH_INVALID], &[("TZ", "UTC")]);
+
+    let alerts = server.wait_alerts("both relayed sshd lines as alerts", |a| {
+        !find(a, SSH_RULE, SSH_FAIL).is_empty() && !find(a, INVALID_RULE, SSH_INVALID).is_empty()
+    });
+    let relayed = std::fs::read_to_string(work.join("relayed.log")).unwrap_or_default();
+    let context = format!("alerts: {}\nrelayed: {relayed}\nrsyslogd: {}", raws(&alerts), rsyslog.output());
+    let ssh = find(&alerts, SSH_RULE, SSH_FAIL);
+    assert_eq!(ssh.len(), 1, "{context}");
+    let a = ssh[0];
+    let raw = a["raw"].as_str().unwrap_or_default();
+    assert!(raw.contains(&format!(" sshd {SSH_FAIL}")), "the tag has no colon in what rsyslog sent: {a}");
+    for (k, v) in [("app", "sshd"), ("message", SSH_FAIL), ("event", "failed_password"), ("src_ip", "203.0.113.9")] {
+        assert_eq!(a["fields"][k], v, "field {k}: {a}\n{context}");
+    }
+    assert_eq!(find(&alerts, INVALID_RULE, SSH_INVALID)[0]["fields"]["src_ip"], "198.51.100.23", "{context}");
+    assert_recent(a);
     drop(rsyslog);
 }
 
