@@ -237,6 +237,14 @@ fn windows(fields: &mut Fields) -> Option<LogSource> {
     if let Some(id) = event_id {
         fields.insert("EventID".into(), Value::Int(id));
     }
+    // fluentd's windows_eventlog2 (without `parse_description`) and other shippers give the
+    // event data's values as one array `EventData`: Sigma's rules name it `Data`.
+    if !fields.contains_key("Data")
+        && let Some(list @ Value::List(_)) = fields.get("EventData")
+    {
+        let list = list.clone();
+        fields.insert("Data".into(), list);
+    }
     // Some providers (Windows Defender) name their data with spaces (`Threat Name`); Sigma's
     // rules name them without (`ThreatName`): add that name too.
     let spaced: Vec<(String, Value)> = fields
@@ -612,6 +620,11 @@ mod tests {
         // winlogbeat: `param1`..`paramN`, in order.
         let e = ok(
             r#"{"winlog":{"channel":"Application","provider_name":"MSSQLSERVER","event_id":15457,"event_data":{"param1":"xp_cmdshell","param2":"0","param3":"1"}}}"#,
+        );
+        assert_eq!(e.fields.get("Data"), Some(&Value::List(vec!["xp_cmdshell".into(), "0".into(), "1".into()])));
+        // fluentd's `EventData` array of values.
+        let e = ok(
+            r#"{"EventID":15457,"Channel":"Application","ProviderName":"MSSQLSERVER","EventData":["xp_cmdshell","0","1"]}"#,
         );
         assert_eq!(e.fields.get("Data"), Some(&Value::List(vec!["xp_cmdshell".into(), "0".into(), "1".into()])));
         // A JSON array anywhere is a list, nested arrays flattened into it.
