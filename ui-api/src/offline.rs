@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vigil_engine::evtx::{EvtxOptions, Problem};
+use vigil_engine::evtx::Problem;
 use vigil_engine::replay::{FileRead, Files, Progress, Reading};
 use vigil_engine::summary::Summary;
 use vigil_engine::{Detector, Stats};
@@ -60,6 +60,10 @@ impl Progress for Bar {
     }
 
     fn batch(&mut self, stats: &Stats) {
+        if self.bar.is_hidden() {
+            // Not on a terminal: no message to build (a snapshot copies the error counts).
+            return;
+        }
         let snap = stats.snapshot();
         let secs = self.start.elapsed().as_secs_f64().max(1e-3);
         self.bar.set_message(format!(
@@ -222,7 +226,7 @@ pub fn for_each_event(
 ) -> Result<()> {
     let stats = Stats::default();
     let mut bar = Bar::new(who);
-    let reading = Reading { sender: None, evtx: EvtxOptions::default() };
+    let reading = Reading::default();
     let read = vigil_engine::replay::for_each_batch(names, &reading, &stats, &mut bar, |batch| {
         for input in batch {
             let text = String::from_utf8_lossy(&input.bytes);
