@@ -29,7 +29,9 @@
 //! [`windows_category`]).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
+
+use crate::jsondoc::Doc;
 
 use crate::event::{Fields, LogSource, Value};
 
@@ -44,31 +46,35 @@ pub struct JsonEvent {
     pub logsource: LogSource,
 }
 
-fn scalar(v: &Json) -> Option<Value> {
+/// An object's pairs, in document order.
+type Pairs<'a> = [(Cow<'a, str>, Doc<'a>)];
+
+fn scalar(v: &Doc<'_>) -> Option<Value> {
     Some(match v {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Float(n.as_f64()?),
-        },
-        Json::String(s) => Value::from(s.as_str()),
-        Json::Array(_) | Json::Object(_) => return None,
+        Doc::Null => Value::Null,
+        Doc::Bool(b) => Value::Bool(*b),
+        Doc::Int(i) => Value::Int(*i),
+        Doc::Float(f) => Value::Float(*f),
+        Doc::Str(s) => Value::from(s.as_ref()),
+        Doc::Arr(_) | Doc::Obj(_) => return None,
     })
 }
 
 /// Flattens nested objects as `a.b.c`; an array becomes a [`Value::List`] of its scalars
 /// (nested arrays flattened into it, objects left out), so that a comparison matches when any
 /// element does.
-fn flatten(prefix: &str, v: &Json, out: &mut Fields) {
+fn flatten(prefix: &str, v: &Doc<'_>, out: &mut Fields) {
     match v {
-        Json::Object(map) => {
+        Doc::Obj(map) => {
             for (k, v) in map {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                flatten(&key, v, out);
+                if prefix.is_empty() {
+                    flatten(k, v, out);
+                } else {
+                    flatten(&format!("{prefix}.{k}"), v, out);
+                }
             }
         }
-        Json::Array(items) => {
+        Doc::Arr(items) => {
             let mut list = Vec::with_capacity(items.len());
             list_elements(items, &mut list);
             out.insert(prefix.to_owned().into(), Value::List(list));
@@ -83,10 +89,10 @@ fn flatten(prefix: &str, v: &Json, out: &mut Fields) {
 
 /// The scalars of a JSON array, in order: nested arrays flattened, an evtx_dump element
 /// (`{"#attributes": ..., "#text": ...}`) as its text, other objects left out.
-fn list_elements(items: &[Json], out: &mut Vec<Value>) {
+fn list_elements(items: &[Doc<'_>], out: &mut Vec<Value>) {
     for item in items {
         match element(item) {
-            Json::Array(inner) => list_elements(inner, out),
+            Doc::Arr(inner) => list_elements(inner, out),
             other => out.extend(scalar(other)),
         }
     }
@@ -94,7 +100,7 @@ fn list_elements(items: &[Json], out: &mut Vec<Value>) {
 
 /// The value of an evtx_dump element: the element itself, or its `#text` when it has attributes
 /// (or is only text: unnamed `<Data>` elements are `"Data": {"#text": [...]}`).
-fn element(v: &Json) -> &Json {
+fn element<'d, 'a>(v: &'d Doc<'a>) -> &'d Doc<'a> {
     v.get("#text").unwrap_or(v)
 }
 
@@ -307,12 +313,12 @@ fn host(fields: &Fields) -> Option<String> {
 }
 
 /// evtx_dump's `{"Event": {"System": ..., "EventData": ...}}`.
-pub(crate) fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
+pub(crate) fn evtx(event: &Doc<'_>, system: &Pairs<'_>) -> JsonEvent {
     let mut fields = Fields::new();
     for (k, v) in system {
-        match k.as_str() {
+        match k.as_ref() {
             "Provider" => {
-                if let Some(Json::Object(attrs)) = v.get("#attributes") {
+                if let Some(Doc::Obj(attrs)) = v.get("#attributes") {
                     for (a, av) in attrs {
                         if let Some(s) = scalar(av) {
                             fields.insert(format!("Provider_{a}").into(), s);
@@ -321,7 +327,7 @@ pub(crate) fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
                 }
             }
             "Security" => {
-                if let Some(user) = v.pointer("/#attributes/UserID").and_then(scalar) {
+                if let Some(user) = v.path(&["#attributes", "UserID"]).and_then(scalar) {
                     fields.insert("Security_UserID".into(), user);
                 }
                 flatten(k, v, &mut fields);
@@ -329,12 +335,12 @@ pub(crate) fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
             "TimeCreated" | "Execution" | "Correlation" => flatten(k, v, &mut fields),
             _ => {
                 if let Some(s) = scalar(element(v)) {
-                    fields.insert(k.clone().into(), s);
+                    fields.insert(k.to_string().into(), s);
                 }
             }
         }
     }
-    if let Some(Json::Object(map)) = event.get("EventData") {
+    if let Some(Doc::Obj(map)) = event.get("EventData") {
         for (k, v) in map {
             if k != "#attributes" {
                 // Unnamed `<Data>` elements: `"Data": {"#text": "a"}` or `{"#text": ["a", "b"]}`,
@@ -345,11 +351,11 @@ pub(crate) fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
     }
     // UserData holds one element named by the provider (`Operation_ClientFailure`,
     // `LogFileCleared`, ...) whose children are the event's fields, as Sigma names them.
-    if let Some(Json::Object(map)) = event.get("UserData") {
+    if let Some(Doc::Obj(map)) = event.get("UserData") {
         for (k, v) in map {
             match v {
                 _ if k == "#attributes" => {}
-                Json::Object(inner) => {
+                Doc::Obj(inner) => {
                     for (ik, iv) in inner {
                         if ik != "#attributes" {
                             flatten(ik, iv, &mut fields);
@@ -361,9 +367,11 @@ pub(crate) fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
         }
     }
     let time = system
-        .get("TimeCreated")
-        .and_then(|t| t.pointer("/#attributes/SystemTime"))
-        .and_then(Json::as_str)
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "TimeCreated")
+        .and_then(|(_, t)| t.path(&["#attributes", "SystemTime"]))
+        .and_then(Doc::as_str)
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
     let logsource = windows(&mut fields).unwrap_or_else(|| LogSource::new(Some("windows"), None, None));
@@ -373,15 +381,15 @@ pub(crate) fn evtx(event: &Json, system: &Map<String, Json>) -> JsonEvent {
 
 /// winlogbeat: `winlog.event_data` and `winlog.user_data` go to the top level under their own
 /// names; everything else is flattened with dots, then aliased to Sigma's names.
-fn winlogbeat(root: &Map<String, Json>, winlog: &Map<String, Json>, fields: &mut Fields) {
+fn winlogbeat(root: &Pairs<'_>, winlog: &Pairs<'_>, fields: &mut Fields) {
     for (k, v) in root {
         if k != "winlog" {
             flatten(k, v, fields);
         }
     }
     for (k, v) in winlog {
-        match (k.as_str(), v) {
-            ("event_data" | "user_data", Json::Object(data)) => {
+        match (k.as_ref(), v) {
+            ("event_data" | "user_data", Doc::Obj(data)) => {
                 for (dk, dv) in data {
                     flatten(dk, dv, fields);
                 }
@@ -438,18 +446,18 @@ pub(crate) fn nxlog_windows(fields: &mut Fields) -> Option<LogSource> {
 
 /// Reads a JSON object. Errors are serde_json's, with line and column.
 pub fn parse(text: &str) -> Result<JsonEvent, serde_json::Error> {
-    let root: Json = serde_json::from_str(text)?;
-    let Json::Object(map) = &root else {
+    let root = Doc::parse(text)?;
+    let Doc::Obj(map) = &root else {
         return Err(serde::de::Error::custom("expected a JSON object"));
     };
-    if let Some(event) = map.get("Event")
-        && let Some(Json::Object(system)) = event.get("System")
+    if let Some(event) = root.get("Event")
+        && let Some(Doc::Obj(system)) = event.get("System")
     {
         return Ok(evtx(event, system));
     }
     let mut fields = Fields::new();
-    match map.get("winlog") {
-        Some(Json::Object(winlog)) => winlogbeat(map, winlog, &mut fields),
+    match root.get("winlog") {
+        Some(Doc::Obj(winlog)) => winlogbeat(map, winlog, &mut fields),
         _ => {
             flatten("", &root, &mut fields);
             nxlog(&mut fields);

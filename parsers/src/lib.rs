@@ -22,6 +22,7 @@ pub mod cef;
 pub mod event;
 pub mod framing;
 pub mod json;
+mod jsondoc;
 pub mod kv;
 pub mod leef;
 pub mod panos;

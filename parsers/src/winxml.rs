@@ -145,8 +145,11 @@ pub fn parse(text: &str) -> Result<JsonEvent, String> {
     if name != "Event" {
         return Err(format!("the root element is <{name}>, not <Event>"));
     }
-    let Some(Json::Object(system)) = event.get("System") else { return Err("no <System> element".into()) };
-    let mut parsed = crate::json::evtx(&event, system);
+    let event_doc = crate::jsondoc::Doc::of_json(&event);
+    let Some(system) = event_doc.get("System").and_then(crate::jsondoc::Doc::as_object) else {
+        return Err("no <System> element".into());
+    };
+    let mut parsed = crate::json::evtx(&event_doc, system);
     if let Some(message) = event.pointer("/RenderingInfo/Message").and_then(Json::as_str)
         && !message.is_empty()
     {

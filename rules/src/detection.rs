@@ -433,8 +433,12 @@ pub(crate) enum Cond {
 pub(crate) struct Detection {
     searches: Vec<Search>,
     condition: Cond,
-    /// What the rewrite pass made of it: what the compiled matcher runs.
-    compiled: rewrite::Compiled,
+    /// What the rewrite pass made of it: what the compiled matcher runs. Made on the rule's
+    /// first evaluation, not at load: a replay of Sysmon process creations evaluates the
+    /// process creation rules alone, and building the automata of the other 2,500 SigmaHQ
+    /// rules was a seventh of its time (BENCHMARKS.md). The rewrite cannot fail, so nothing
+    /// a load would report is put off; [`Detection::prepare`] makes it now.
+    compiled: std::sync::OnceLock<rewrite::Compiled>,
 }
 
 impl Detection {
@@ -446,7 +450,17 @@ impl Detection {
     /// The compiled matcher: the same result as [`Detection::matches`], with the rewrites
     /// (`contains` lists as one automaton) applied.
     pub(crate) fn matches_compiled(&self, event: &Event) -> bool {
-        self.compiled.matches(event)
+        self.compiled().matches(event)
+    }
+
+    fn compiled(&self) -> &rewrite::Compiled {
+        self.compiled.get_or_init(|| rewrite::compile(&self.searches, &self.condition))
+    }
+
+    /// Runs the rewrite pass now rather than on the first evaluation (`serve`, whose first
+    /// events should not wait for it).
+    pub(crate) fn prepare(&self) {
+        self.compiled();
     }
 
     /// Literals one of which occurs in the event's values whenever the detection matches: what
@@ -566,8 +580,7 @@ pub(crate) fn compile(detection: &serde_yaml_ng::Mapping, placeholders: &Ctx<'_>
         resolved.push(resolve(&expr, &searches)?);
     }
     let condition = if resolved.len() == 1 { resolved.remove(0) } else { Cond::Or(resolved) };
-    let compiled = rewrite::compile(&searches, &condition);
-    Ok(Detection { searches, condition, compiled })
+    Ok(Detection { searches, condition, compiled: std::sync::OnceLock::new() })
 }
 
 fn resolve(expr: &Expr, searches: &[Search]) -> Result<Cond, CompileError> {

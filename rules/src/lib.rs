@@ -738,23 +738,7 @@ impl RuleSet {
         let correlations = resolve_correlations(correlations, &rules, &mut ids, &mut diagnostics);
         apply_filters(filters, &mut rules, &mut diagnostics);
         let requirements: Vec<_> = rules.iter().map(|r| (&r.meta.logsource, r.detection.literals())).collect();
-        let prefilter = match prefilter::Prefilter::build(&requirements) {
-            Ok(p) => p,
-            Err(message) => {
-                // Still correct without it, only slower: every rule is evaluated.
-                diagnostics.push(Diagnostic {
-                    origin: "prefilter".into(),
-                    line: None,
-                    rule: None,
-                    severity: Severity::Warning,
-                    code: "prefilter",
-                    message,
-                    hint: None,
-                });
-                let none: Vec<_> = rules.iter().map(|r| (&r.meta.logsource, None)).collect();
-                prefilter::Prefilter::build(&none).unwrap_or_else(|_| unreachable!("no literals, no database"))
-            }
-        };
+        let prefilter = prefilter::Prefilter::build(&requirements);
         (RuleSet { rules, correlations, prefilter }, diagnostics)
     }
 
@@ -817,7 +801,31 @@ impl RuleSet {
         self.rules.iter().map(|r| &r.meta)
     }
 
-    /// Appends to `out` the index of every rule that matches `event`, in load order.
+    /// Compiles now what is otherwise compiled when an event first needs it: every rule's
+    /// rewritten matcher and every prefilter database. `serve` calls it at start, so that no
+    /// event waits for a compilation; a replay does without, and compiles only what its
+    /// events need. Returns a warning per database Vectorscan refused (its rules are then
+    /// evaluated on every event of their logsource: slower, never a missed match).
+    pub fn prepare(&self) -> Vec<Diagnostic> {
+        for rule in &self.rules {
+            rule.detection.prepare();
+            rule.filters.iter().for_each(|f| f.prepare());
+        }
+        self.prefilter
+            .prepare()
+            .into_iter()
+            .map(|message| Diagnostic {
+                origin: "prefilter".into(),
+                line: None,
+                rule: None,
+                severity: Severity::Warning,
+                code: "prefilter",
+                message,
+                hint: None,
+            })
+            .collect()
+    }
+
     /// Per-thread matching state for [`RuleSet::matches_with`].
     pub fn scratch(&self) -> Scratch<'_> {
         Scratch::new(&self.prefilter, self.rules.len())

@@ -46,29 +46,46 @@ const MAX_ROUTES: usize = 1024;
 /// A hash set of field names with a fast hash (names are short and hashed per event).
 type Names = HashSet<Box<str>, foldhash::fast::RandomState>;
 
-/// One database and the rules each of its literals stands for.
+/// One database and the rules each of its literals stands for. The database is compiled when
+/// an event first needs it: a replay of one kind of event (Sysmon process creations) scans
+/// the databases of a few logsources, and compiling those of every other logsource was a
+/// third of its time (BENCHMARKS.md). [`Prefilter::prepare`] compiles them all now.
 #[derive(Default)]
 struct Db {
-    db: Option<BlockDatabase>,
+    /// The literals as Hyperscan patterns, in id order; empty: no database.
+    patterns: Vec<Vec<u8>>,
+    db: std::sync::OnceLock<Result<BlockDatabase, String>>,
     /// Literal id -> the rules that need it.
     rules_of: Vec<Vec<u32>>,
 }
 
 impl Db {
-    fn build(literals: &HashMap<String, Vec<u32>>) -> Result<Db, String> {
-        if literals.is_empty() {
-            return Ok(Db::default());
-        }
+    fn new(literals: &HashMap<String, Vec<u32>>) -> Db {
         let mut entries: Vec<(&String, &Vec<u32>)> = literals.iter().collect();
         entries.sort();
-        let mut patterns = Vec::with_capacity(entries.len());
-        let mut rules_of = Vec::with_capacity(entries.len());
-        for (id, (text, rules)) in entries.into_iter().enumerate() {
-            patterns.push(Pattern::new(pattern(text), Flag::CASELESS | Flag::SINGLEMATCH, Some(id as u32)));
-            rules_of.push(rules.clone());
-        }
-        let db = BlockDatabase::new(patterns).map_err(|e| format!("cannot compile the prefilter: {e}"))?;
-        Ok(Db { db: Some(db), rules_of })
+        let (patterns, rules_of) = entries.into_iter().map(|(text, rules)| (pattern(text), rules.clone())).unzip();
+        Db { patterns, db: std::sync::OnceLock::new(), rules_of }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// The compiled database, compiling it on first use; `Err` when Vectorscan refused it (the
+    /// rules it stands for are then evaluated on every event: slower, never a missed match).
+    fn database(&self) -> Result<&BlockDatabase, &str> {
+        self.db
+            .get_or_init(|| {
+                let patterns = self
+                    .patterns
+                    .iter()
+                    .enumerate()
+                    .map(|(id, p)| Pattern::new(p.clone(), Flag::CASELESS | Flag::SINGLEMATCH, Some(id as u32)))
+                    .collect();
+                BlockDatabase::new(patterns).map_err(|e| format!("cannot compile the prefilter: {e}"))
+            })
+            .as_ref()
+            .map_err(String::as_str)
     }
 }
 
@@ -157,20 +174,38 @@ impl Prefilter {
         self.always.len()
     }
 
+    /// Compiles every database now rather than when an event first needs it; the reasons of
+    /// those Vectorscan refused (their rules are then evaluated on every event of their
+    /// logsource).
+    pub(crate) fn prepare(&self) -> Vec<String> {
+        let mut failed: Vec<String> = Vec::new();
+        for p in &self.partitions {
+            for db in [&p.fields, &p.keywords] {
+                if !db.is_empty()
+                    && let Err(e) = db.database()
+                    && !failed.iter().any(|f| f == e)
+                {
+                    failed.push(e.to_owned());
+                }
+            }
+        }
+        failed
+    }
+
     /// Builds the prefilter from each rule's logsource and literal set (`None`: no prefilter
-    /// for that rule).
-    pub(crate) fn build(rules: &[(&LogSource, Option<Vec<Literal>>)]) -> Result<Prefilter, String> {
+    /// for that rule). Its databases are compiled when first needed.
+    pub(crate) fn build(rules: &[(&LogSource, Option<Vec<Literal>>)]) -> Prefilter {
         // A few rules are cheaper to evaluate than an event is to scan (BENCHMARKS.md).
         if rules.len() < MIN_RULES {
             let always = (0..rules.len() as u32).collect();
-            return Ok(Prefilter {
+            return Prefilter {
                 partitions: Vec::new(),
                 groups: Vec::new(),
                 rule_group: Vec::new(),
                 field_ids: Default::default(),
                 always,
                 literals: 0,
-            });
+            };
         }
         let key = |ls: &LogSource| {
             let lower = |v: &Option<CompactString>| v.as_ref().map(|v| v.to_ascii_lowercase());
@@ -225,13 +260,9 @@ impl Prefilter {
                     wanted[id as usize] = true;
                 }
             }
-            partitions.push(Partition {
-                fields: Db::build(&part.fields)?,
-                wanted,
-                keywords: Db::build(&part.keywords)?,
-            });
+            partitions.push(Partition { fields: Db::new(&part.fields), wanted, keywords: Db::new(&part.keywords) });
         }
-        Ok(Prefilter { partitions, groups, rule_group, field_ids, always, literals: distinct.len() })
+        Prefilter { partitions, groups, rule_group, field_ids, always, literals: distinct.len() }
     }
 
     /// The route of events of one logsource, given whether rule `r` applies to it (asked once
@@ -246,7 +277,7 @@ impl Prefilter {
         for (g, p) in self.partitions.iter().enumerate() {
             if group_applies[g] {
                 for (kind, db) in [&p.fields, &p.keywords].into_iter().enumerate() {
-                    if db.db.is_some() {
+                    if !db.is_empty() {
                         scans.push((g, kind));
                     }
                 }
@@ -410,10 +441,10 @@ impl<'a> Scratch<'a> {
             };
             if slot[kind].is_none() {
                 let db = if kind == 0 { &partition.fields } else { &partition.keywords };
-                slot[kind] = db.db.as_ref().and_then(|db| db.create_scanner().ok());
+                slot[kind] = db.database().ok().and_then(|db| db.create_scanner().ok());
             }
             let Some(scanner) = slot[kind].as_mut() else {
-                // No scratch space: every applicable rule is evaluated.
+                // No database or no scratch space: every applicable rule is evaluated.
                 ok = false;
                 continue;
             };

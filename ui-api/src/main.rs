@@ -407,7 +407,12 @@ fn load_rules_diagnosed(
     who: &str,
 ) -> (RuleSet, Vec<Diagnostic>) {
     let options = vigil_rules::CompileOptions { placeholders: placeholders.clone() };
-    let (set, diagnostics) = vigil_rules::load_with(bundled, dirs, &options);
+    let (set, mut diagnostics) = vigil_rules::load_with(bundled, dirs, &options);
+    if who == "serve" {
+        // Everything compiled before the first event: none waits for it. A replay or a rules
+        // test compiles only what its events need.
+        diagnostics.extend(set.prepare());
+    }
     report(&diagnostics);
     let rejected = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     eprintln!("vigil {who}: rules: {} loaded, {rejected} rejected", set.len());
@@ -460,7 +465,9 @@ fn serve(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, rule_dirs: Vec
             (config.rules.bundled, config.rules.dirs.clone(), config.rules.placeholders.clone());
         move || {
             let options = vigil_rules::CompileOptions { placeholders: placeholders.clone() };
-            vigil_rules::load_with(bundled, &dirs, &options)
+            let (set, mut diagnostics) = vigil_rules::load_with(bundled, &dirs, &options);
+            diagnostics.extend(set.prepare());
+            (set, diagnostics)
         }
     };
     let build = move |set| Detector::new(set, InputFormat::Auto, sources.clone());

@@ -260,7 +260,7 @@ mod tests {
             "  EventID: 1\n",
             "condition: not not (sel and (sel and sel))\n",
         ));
-        let items = &d.compiled.searches[0][0];
+        let items = &d.compiled().searches[0][0];
         // Cheapest first: the number.
         assert!(matches!(items[0].values[0], ValueMatcher::Number(_)), "{items:?}");
         let plain = |cmp: Cmp, cased: bool| {
@@ -276,6 +276,6 @@ mod tests {
         );
         assert!(items.iter().any(|i| i.field.as_deref() == Some("CommandLine") && i.any.is_some()));
         // `not not` folded away, the nested `and` flattened.
-        assert!(matches!(&d.compiled.condition, Cond::And(cs) if cs.len() == 3), "{:?}", d.compiled.condition);
+        assert!(matches!(&d.compiled().condition, Cond::And(cs) if cs.len() == 3), "{:?}", d.compiled().condition);
     }
 }
