@@ -20,6 +20,7 @@ use vigil_parsers::{Event, Value};
 
 use crate::condition::{Expr, Quantifier};
 
+mod required;
 mod rewrite;
 
 /// Why a detection could not be compiled: a stable code and a message.
@@ -91,12 +92,13 @@ enum ValueMatcher {
         cmp: Cmp,
         cased: bool,
     },
-    /// Wildcards, or `|re`; for wildcards, the longest literal part (lowercase unless cased),
-    /// which every match contains.
+    /// Wildcards, or `|re`; the literals one of which every match contains, as the prefilter
+    /// scans for them (for wildcards the longest literal part, lowercased; for `|re` what
+    /// [`required::required_literals`] reads from the pattern).
     ///
     /// The third part is the same comparison without a regular expression, when there is one
     /// for ASCII text (`*word*` is `contains` of an ASCII `word`): what the rewrite pass uses.
-    Regex(Regex, Option<String>, Option<Plain>),
+    Regex(Regex, Option<Vec<String>>, Option<Plain>),
     /// The rewrite of a `Regex` with a plain form: the plain comparison on ASCII text, the
     /// regular expression on other text (whose case folding the plain one does not copy).
     /// Only the compiled matcher has these.
@@ -193,7 +195,7 @@ impl ValueMatcher {
     fn literals(&self) -> Option<Vec<String>> {
         match self {
             ValueMatcher::Text { needle, cased: false, .. } if !needle.is_empty() => Some(vec![needle.clone()]),
-            ValueMatcher::Regex(_, Some(literal), _) => Some(vec![literal.clone()]),
+            ValueMatcher::Regex(_, Some(literals), _) => Some(literals.clone()),
             ValueMatcher::Any(ms) => {
                 let mut all = Vec::new();
                 for m in ms {
@@ -929,7 +931,8 @@ fn value_matchers(v: &Yaml, m: &Modifiers, key: &str, out: &mut Vec<ValueMatcher
             .size_limit(1 << 22)
             .build()
             .map_err(|e| err("bad_regex", format!("`{key}`: {e}")))?;
-        out.push(ValueMatcher::Regex(re, None, plain_regex(&text, m.re_flags)));
+        let literals = required::required_literals(&text, m.re_flags);
+        out.push(ValueMatcher::Regex(re, literals, plain_regex(&text, m.re_flags)));
         return Ok(());
     }
     let cmp = m.cmp.unwrap_or(Cmp::Exact);
@@ -1121,7 +1124,9 @@ fn text_matcher(text: &str, cmp: Cmp, cased: bool) -> Result<ValueMatcher, Compi
         .filter_map(|t| if let Token::Lit(s) = t { Some(s) } else { None })
         .max_by_key(|s| s.len())
         .filter(|s| !cased && s.is_ascii() && !s.is_empty())
-        .map(|s| s.to_ascii_lowercase());
+        .map(|s| vec![s.to_ascii_lowercase()])
+        // Otherwise (a cased pattern, non-ASCII parts: `*️⃣`) what the pattern requires.
+        .or_else(|| required::required_literals(&pattern, (false, false, false)));
     let plain = plain_wildcards(&tokens, cmp, cased);
     Regex::new(&pattern)
         .map(|re| ValueMatcher::Regex(re, literal, plain))

@@ -35,9 +35,11 @@ use crate::detection::Literal;
 /// evaluated.
 pub(crate) const MIN_RULES: usize = 64;
 
-/// A rule with a literal shorter than this (`\\`, `-e`, `/c`...) has no prefilter: such a literal
-/// occurs in most events, and scanning for it costs more than evaluating the rule (3 measured
-/// best against 1, 4 and 5 on the OTRF events: BENCHMARKS.md).
+/// A rule with an ASCII literal shorter than this (`\\`, `-e`, `/c`...) has no prefilter: such
+/// a literal occurs in most events, and scanning for it costs more than evaluating the rule (3
+/// measured best against 1, 4 and 5 on the OTRF events: BENCHMARKS.md). A short literal that is
+/// not ASCII (one Cyrillic or Greek letter: SigmaHQ's homoglyph rule has 40) is rare in most
+/// events, and is scanned for.
 const MIN_LITERAL: usize = 3;
 
 /// The most logsources whose routes a [`Scratch`] keeps.
@@ -233,7 +235,7 @@ impl Prefilter {
                 always.push(rule);
                 continue;
             };
-            if literals.iter().any(|l| l.text.len() < MIN_LITERAL) {
+            if literals.iter().any(|l| l.text.len() < MIN_LITERAL && l.text.is_ascii()) {
                 // A literal this short occurs in most events: scanning for it costs more than
                 // evaluating the rule on every event of its logsource.
                 always.push(rule);

@@ -319,6 +319,36 @@ proptest! {
         prop_assert!(!hit(&set, &event(serde_json::json!({ "f": format!("x {swapped} y") }))), "{} vs {}", inner, swapped);
     }
 
+    /// `|re`: whatever a pattern matches, embedded in other text (ASCII or not, so that the
+    /// prefilter sees it as written or lowercased), the rule hits, and the prefiltered matcher
+    /// agrees (the literals read from the pattern occur in what it scans). The patterns are
+    /// SigmaHQ's shapes, and ones where case folding reaches outside ASCII (`(?i)k` matches
+    /// the Kelvin sign, `(?i)s` the long s, `(?i)σ` the final sigma).
+    #[test]
+    fn regular_expressions(
+        (pattern, hay) in prop::sample::select(vec![
+            r"ipconfig\s+/all",
+            r#"(?i)\.exe["']?\s+[^"]{0,8}werfaultsecure\.exe["']?\s+\d{2,10}"#,
+            r"(?i)echo.*clip.*&&.*(?:Clipboard|i`?n`?v`?o`?k`?e`?)",
+            r#"(?i)(?:set).*&&\s?set.*(?:environment|invoke|\$\{?input).*&&.*""#,
+            r"\$env:ComSpec\[(?:\s*\d{1,3}\s*,){2}",
+            r"(?i)kes|ask",
+            r"(?i)maσk[ab]{2}",
+            r"(?i)ΣΣx|Đăng nhập",
+            r"(?i)(?:ab){2}c",
+            r"Ωmega\d+|xyzΣ",
+        ])
+        .prop_flat_map(|p| (Just(p), proptest::string::string_regex(p).expect("a pattern proptest can generate from"))),
+        prefix in "[a-zA-Z ]{0,4}",
+        suffix in "[a-zA-Z ]{0,4}",
+        non_ascii in any::<bool>(),
+    ) {
+        let set = rule_set(&format!("  sel:\n    f|re: {}\n  condition: sel\n", quoted(pattern)));
+        let marker = if non_ascii { "đ" } else { "" };
+        let value = format!("{marker}{prefix}{hay}{suffix}");
+        prop_assert!(hit(&set, &event(serde_json::json!({ "f": value }))), "{} vs {:?}", pattern, value);
+    }
+
     /// A list-valued field (Windows' unnamed `Data`, a JSON array) matches a value when any
     /// element does; with `|all`, each value may match another element; `not` of it holds
     /// when no element matches.
