@@ -397,9 +397,62 @@ pub(crate) struct Literal {
     pub text: String,
 }
 
-/// The most selective of several literal sets: the one whose shortest literal is longest.
-fn best(sets: impl Iterator<Item = Vec<Literal>>) -> Option<Vec<Literal>> {
-    sets.max_by_key(|set| (set.iter().map(|l| l.text.len()).min().unwrap_or(0), usize::MAX - set.len()))
+/// What the prefilter requires of an event a detection matches: clauses, each a set of
+/// literals one of which occurs in the event. Every clause must hold (an AND of ORs), so a
+/// rule is evaluated only when, say, its `Image` literal and one of its `CommandLine`
+/// literals were both found, not whenever `\\Windows\\` is. Empty: nothing is required (the
+/// rule is evaluated on every event of its logsource).
+pub(crate) type Clauses = Vec<Vec<Literal>>;
+
+/// The most clauses kept for a rule (the most selective ones): the prefilter tracks them in a
+/// byte per rule.
+pub(crate) const MAX_CLAUSES: usize = 8;
+
+/// How selective a clause is: its shortest literal's length (longer is better), then how few
+/// literals it has.
+fn score(clause: &[Literal]) -> (usize, usize) {
+    (clause.iter().map(|l| l.text.len()).min().unwrap_or(0), usize::MAX - clause.len())
+}
+
+/// Clauses deduplicated, most selective first, at most [`MAX_CLAUSES`] of them (dropping a
+/// clause only weakens what is required: never a missed match).
+fn trim(mut clauses: Clauses) -> Clauses {
+    for clause in &mut clauses {
+        clause.sort();
+        clause.dedup();
+    }
+    clauses.retain(|c| !c.is_empty());
+    clauses.sort_by(|a, b| score(b).cmp(&score(a)).then_with(|| a.cmp(b)));
+    clauses.dedup();
+    clauses.truncate(MAX_CLAUSES);
+    clauses
+}
+
+/// What an AND requires: every part's clauses.
+fn all_of(parts: impl Iterator<Item = Clauses>) -> Clauses {
+    trim(parts.flatten().collect())
+}
+
+/// What an OR requires: `(a1 and a2) or b` is `(a1 or b) and (a2 or b)` while that stays
+/// within [`MAX_CLAUSES`], then the union of each part's most selective clause. Nothing when
+/// a part requires nothing.
+fn any_of(parts: impl Iterator<Item = Clauses>) -> Clauses {
+    let mut acc: Option<Clauses> = None;
+    for part in parts {
+        let part = trim(part);
+        if part.is_empty() {
+            return Vec::new();
+        }
+        let joined = match acc {
+            None => part,
+            Some(acc) if acc.len() * part.len() <= MAX_CLAUSES => {
+                acc.iter().flat_map(|a| part.iter().map(move |p| a.iter().chain(p).cloned().collect())).collect()
+            }
+            Some(acc) => vec![acc[0].iter().chain(&part[0]).cloned().collect()],
+        };
+        acc = Some(trim(joined));
+    }
+    acc.unwrap_or_default()
 }
 
 /// [`best`] for the literal texts of one item's values.
@@ -408,12 +461,10 @@ fn best_text(sets: impl Iterator<Item = Vec<String>>) -> Option<Vec<String>> {
 }
 
 impl Search {
-    fn literals(&self) -> Option<Vec<Literal>> {
-        let mut all = Vec::new();
-        for items in &self.alternatives {
-            all.extend(best(items.iter().filter_map(Item::literals))?);
-        }
-        Some(all)
+    /// What the prefilter requires of an event the search matches: each alternative's items'
+    /// literals, ORed over the alternatives.
+    fn clauses(&self) -> Clauses {
+        any_of(self.alternatives.iter().map(|items| all_of(items.iter().filter_map(Item::literals).map(|c| vec![c]))))
     }
 
     fn matches(&self, event: &Event) -> bool {
@@ -465,29 +516,19 @@ impl Detection {
         self.compiled();
     }
 
-    /// Literals one of which occurs in the event's values whenever the detection matches: what
-    /// the prefilter looks for. `None` when the condition gives none (a `not` alone, a
-    /// comparison, a regular expression): the rule is then evaluated on every event of its
-    /// logsource.
-    pub(crate) fn literals(&self) -> Option<Vec<Literal>> {
-        fn cond(c: &Cond, searches: &[Search]) -> Option<Vec<Literal>> {
+    /// What the prefilter requires of an event the detection matches ([`Clauses`]). Empty when
+    /// the condition gives nothing (a `not` alone, comparisons, patterns without a literal):
+    /// the rule is then evaluated on every event of its logsource.
+    pub(crate) fn requirements(&self) -> Clauses {
+        fn cond(c: &Cond, searches: &[Search]) -> Clauses {
             match c {
-                Cond::Search(i) => searches.get(*i)?.literals(),
-                Cond::Not(_) => None,
-                Cond::And(cs) => best(cs.iter().filter_map(|c| cond(c, searches))),
-                Cond::Or(cs) => {
-                    let mut all = Vec::new();
-                    for c in cs {
-                        all.extend(cond(c, searches)?);
-                    }
-                    Some(all)
-                }
+                Cond::Search(i) => searches.get(*i).map(Search::clauses).unwrap_or_default(),
+                Cond::Not(_) => Vec::new(),
+                Cond::And(cs) => all_of(cs.iter().map(|c| cond(c, searches))),
+                Cond::Or(cs) => any_of(cs.iter().map(|c| cond(c, searches))),
             }
         }
-        let mut set = cond(&self.condition, &self.searches)?;
-        set.sort();
-        set.dedup();
-        Some(set).filter(|s| !s.is_empty())
+        cond(&self.condition, &self.searches)
     }
 
     /// Why the detection matches an event or not: each search identifier the condition uses,

@@ -737,7 +737,7 @@ impl RuleSet {
         }
         let correlations = resolve_correlations(correlations, &rules, &mut ids, &mut diagnostics);
         apply_filters(filters, &mut rules, &mut diagnostics);
-        let requirements: Vec<_> = rules.iter().map(|r| (&r.meta.logsource, r.detection.literals())).collect();
+        let requirements: Vec<_> = rules.iter().map(|r| (&r.meta.logsource, r.detection.requirements())).collect();
         let prefilter = prefilter::Prefilter::build(&requirements);
         (RuleSet { rules, correlations, prefilter }, diagnostics)
     }

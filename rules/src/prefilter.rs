@@ -2,10 +2,12 @@
 //! databases, so that an event is scanned once and only the rules whose required literals
 //! occur in it are evaluated exactly.
 //!
-//! A rule's literals ([`crate::detection::Detection::literals`]) are a set one of which occurs
-//! in the event whenever the rule matches; the scan is a superset test, never the verdict.
-//! Rules without such a set (conditions that are a `not`, numeric comparisons, regular
-//! expressions) are evaluated on every event of their logsource.
+//! A rule's requirements ([`crate::detection::Detection::requirements`]) are clauses, each a
+//! set of literals one of which occurs in the event whenever the rule matches; a rule is a
+//! candidate when every clause had a literal found (its `Image` literal and one of its
+//! `CommandLine` ones), so the scan is a superset test, never the verdict. Rules without
+//! requirements (conditions that are a `not`, numeric comparisons, patterns without a
+//! literal) are evaluated on every event of their logsource.
 //!
 //! The databases are partitioned so that an event is scanned only for what can matter to it:
 //! - by the rules' logsource: the rules of one (product, category, service) have their own
@@ -29,7 +31,7 @@ use compact_str::CompactString;
 use vectorscan_rs::{BlockDatabase, BlockScanner, Flag, Pattern, Scan};
 use vigil_parsers::{Event, LogSource};
 
-use crate::detection::Literal;
+use crate::detection::{Clauses, Literal, MAX_CLAUSES};
 
 /// Below this many rules there is no prefilter: every rule of the event's logsource is
 /// evaluated.
@@ -57,7 +59,7 @@ struct Db {
     /// The literals as Hyperscan patterns, in id order; empty: no database.
     patterns: Vec<Vec<u8>>,
     db: std::sync::OnceLock<Result<BlockDatabase, String>>,
-    /// Literal id -> the rules that need it.
+    /// Literal id -> the clauses that have it: rule << 3 | clause.
     rules_of: Vec<Vec<u32>>,
 }
 
@@ -111,8 +113,10 @@ pub(crate) struct Prefilter {
     /// The fields some literal names, numbered: an event's field names are looked up here
     /// once per event, not once per partition.
     field_ids: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
-    /// Rules with no literal set: evaluated on every event of their logsource.
+    /// Rules with no requirements: evaluated on every event of their logsource.
     always: Vec<u32>,
+    /// Per rule, the mask of its clauses: a candidate when every one had a literal found.
+    need: Vec<u8>,
     /// Distinct literals over all partitions.
     pub(crate) literals: usize,
 }
@@ -149,7 +153,8 @@ struct PartitionLiterals {
 }
 
 impl PartitionLiterals {
-    fn add(&mut self, rule: u32, literal: &Literal) {
+    fn add(&mut self, rule: u32, clause: usize, literal: &Literal) {
+        let entry = (rule << 3) | clause as u32;
         // The scanned text has `ſ` as `s`: so must the literals.
         let text = literal.text.replace('ſ', "s");
         let map = match &literal.field {
@@ -159,9 +164,9 @@ impl PartitionLiterals {
             }
             None => &mut self.keywords,
         };
-        let rules = map.entry(text).or_default();
-        if rules.last() != Some(&rule) {
-            rules.push(rule);
+        let entries = map.entry(text).or_default();
+        if entries.last() != Some(&entry) {
+            entries.push(entry);
         }
     }
 }
@@ -194,9 +199,10 @@ impl Prefilter {
         failed
     }
 
-    /// Builds the prefilter from each rule's logsource and literal set (`None`: no prefilter
-    /// for that rule). Its databases are compiled when first needed.
-    pub(crate) fn build(rules: &[(&LogSource, Option<Vec<Literal>>)]) -> Prefilter {
+    /// Builds the prefilter from each rule's logsource and requirements (none: the rule is
+    /// evaluated on every event of its logsource). Its databases are compiled when first
+    /// needed.
+    pub(crate) fn build(rules: &[(&LogSource, Clauses)]) -> Prefilter {
         // A few rules are cheaper to evaluate than an event is to scan (BENCHMARKS.md).
         if rules.len() < MIN_RULES {
             let always = (0..rules.len() as u32).collect();
@@ -206,6 +212,7 @@ impl Prefilter {
                 rule_group: Vec::new(),
                 field_ids: Default::default(),
                 always,
+                need: vec![0; rules.len()],
                 literals: 0,
             };
         }
@@ -228,23 +235,27 @@ impl Prefilter {
         }
         let mut parts: Vec<PartitionLiterals> = groups.iter().map(|_| PartitionLiterals::default()).collect();
         let mut always = Vec::new();
+        let mut need = vec![0u8; rules.len()];
         let mut distinct: HashSet<&Literal> = HashSet::new();
-        for (rule, (_, literals)) in rules.iter().enumerate() {
-            let rule = rule as u32;
-            let Some(literals) = literals else {
-                always.push(rule);
+        for (rule, (_, clauses)) in rules.iter().enumerate() {
+            // A literal this short occurs in most events: scanning for it costs more than
+            // evaluating the rule. Its clause is left out.
+            let kept: Vec<&Vec<Literal>> = clauses
+                .iter()
+                .filter(|c| !c.iter().any(|l| l.text.len() < MIN_LITERAL && l.text.is_ascii()))
+                .take(MAX_CLAUSES)
+                .collect();
+            let part = parts.get_mut(rule_group[rule] as usize);
+            let (Some(part), false) = (part, kept.is_empty()) else {
+                always.push(rule as u32);
                 continue;
             };
-            if literals.iter().any(|l| l.text.len() < MIN_LITERAL && l.text.is_ascii()) {
-                // A literal this short occurs in most events: scanning for it costs more than
-                // evaluating the rule on every event of its logsource.
-                always.push(rule);
-                continue;
-            }
-            distinct.extend(literals.iter());
-            let Some(part) = parts.get_mut(rule_group[rule as usize] as usize) else { continue };
-            for literal in literals {
-                part.add(rule, literal);
+            need[rule] = ((1u16 << kept.len()) - 1) as u8;
+            for (clause, literals) in kept.into_iter().enumerate() {
+                distinct.extend(literals.iter());
+                for literal in literals {
+                    part.add(rule as u32, clause, literal);
+                }
             }
         }
         let mut field_ids: HashMap<Box<str>, u32, foldhash::fast::RandomState> = HashMap::default();
@@ -264,7 +275,7 @@ impl Prefilter {
             }
             partitions.push(Partition { fields: Db::new(&part.fields), wanted, keywords: Db::new(&part.keywords) });
         }
-        Prefilter { partitions, groups, rule_group, field_ids, always, literals: distinct.len() }
+        Prefilter { partitions, groups, rule_group, field_ids, always, need, literals: distinct.len() }
     }
 
     /// The route of events of one logsource, given whether rule `r` applies to it (asked once
@@ -314,8 +325,11 @@ pub struct Scratch<'a> {
     /// What a field database scans: the spans of the fields it names.
     hay: Vec<u8>,
     lowered: String,
-    /// Generation mark per rule: a rule is a candidate when its mark equals `generation`.
+    /// Generation mark per rule: a rule's `found` is of this event when its mark equals
+    /// `generation`.
     marks: Vec<u32>,
+    /// Per rule, the clauses that had a literal found in this event.
+    found: Vec<u8>,
     generation: u32,
     routes: HashMap<LogSource, Route>,
     pub(crate) candidates: Vec<u32>,
@@ -353,24 +367,43 @@ fn push_value(hay: &mut Vec<u8>, lowered: &mut String, value: &vigil_parsers::Va
     hay.push(b'\n');
 }
 
-/// Scans `hay` with `scanner`, marking the applicable rules of each literal found. `false`
-/// when the scan failed.
+/// Per-event marks: which clauses of which rules had a literal found.
+struct Marks<'m> {
+    marks: &'m mut [u32],
+    found: &'m mut [u8],
+    need: &'m [u8],
+    generation: u32,
+}
+
+/// Scans `hay` with `scanner`, marking the clauses of the applicable rules of each literal
+/// found; a rule becomes a candidate when its last clause is marked. `false` when the scan
+/// failed.
 fn scan(
     scanner: &mut BlockScanner<'_>,
     hay: &[u8],
     db: &Db,
     applicable: &[bool],
-    marks: &mut [u32],
-    generation: u32,
+    marks: &mut Marks<'_>,
     candidates: &mut Vec<u32>,
 ) -> bool {
     scanner
         .scan(hay, |id, _, _, _| {
-            for &rule in db.rules_of.get(id as usize).map(Vec::as_slice).unwrap_or_default() {
-                let r = rule as usize;
-                if marks[r] != generation && applicable[r] {
-                    marks[r] = generation;
-                    candidates.push(rule);
+            for &entry in db.rules_of.get(id as usize).map(Vec::as_slice).unwrap_or_default() {
+                let r = (entry >> 3) as usize;
+                let bit = 1u8 << (entry & 7);
+                if !applicable.get(r).copied().unwrap_or(false) {
+                    continue;
+                }
+                if marks.marks[r] != marks.generation {
+                    marks.marks[r] = marks.generation;
+                    marks.found[r] = 0;
+                }
+                let before = marks.found[r];
+                if before & bit == 0 {
+                    marks.found[r] = before | bit;
+                    if before | bit == marks.need[r] {
+                        candidates.push(r as u32);
+                    }
                 }
             }
             Scan::Continue
@@ -389,6 +422,7 @@ impl<'a> Scratch<'a> {
             hay: Vec::new(),
             lowered: String::new(),
             marks: vec![0; rules],
+            found: vec![0; rules],
             generation: 0,
             routes: HashMap::new(),
             candidates: Vec::new(),
@@ -435,7 +469,8 @@ impl<'a> Scratch<'a> {
             }
         }
         let all: &'a Prefilter = self.prefilter;
-        let (text, hay, marks) = (&self.text[..], &mut self.hay, &mut self.marks[..]);
+        let (text, hay) = (&self.text[..], &mut self.hay);
+        let mut marks = Marks { marks: &mut self.marks, found: &mut self.found, need: &all.need, generation };
         let mut ok = true;
         for &(p, kind) in &route.scans {
             let (Some(partition), Some(slot)) = (all.partitions.get(p), self.scanners.get_mut(p)) else {
@@ -465,7 +500,7 @@ impl<'a> Scratch<'a> {
                     None => (text, &partition.keywords),
                 }
             };
-            ok &= scan(scanner, scanned, db, &route.applicable, marks, generation, &mut self.candidates);
+            ok &= scan(scanner, scanned, db, &route.applicable, &mut marks, &mut self.candidates);
         }
         if !ok {
             // A failed scan must not hide a match: evaluate every applicable rule.
