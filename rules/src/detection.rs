@@ -1206,6 +1206,26 @@ mod tests {
         Value::from(v)
     }
 
+    /// The prefilter's clauses: every AND part required, an OR distributed, a `not` nothing.
+    #[test]
+    fn requirements_are_clauses() {
+        let texts = |d: &Detection| -> Vec<Vec<String>> {
+            d.requirements().iter().map(|c| c.iter().map(|l| l.text.clone()).collect()).collect()
+        };
+        let d =
+            det("sel:\n  Image|endswith: '\\whoami.exe'\n  CommandLine|contains: ['/all', '/priv']\ncondition: sel");
+        assert_eq!(texts(&d), vec![vec!["\\whoami.exe".to_owned()], vec!["/all".to_owned(), "/priv".to_owned()]]);
+        let d = det("a:\n  f: 'xxxx'\n  g: 'yyyyy'\nb:\n  h: 'zzz'\ncondition: a or b");
+        assert_eq!(
+            texts(&d),
+            vec![vec!["xxxx".to_owned(), "zzz".to_owned()], vec!["yyyyy".to_owned(), "zzz".to_owned()]]
+        );
+        let d = det("a:\n  f: 'xxxx'\nb:\n  h: 'zzz'\ncondition: a and not b");
+        assert_eq!(texts(&d), vec![vec!["xxxx".to_owned()]]);
+        assert!(det("a:\n  f: 'xxxx'\ncondition: not a").requirements().is_empty());
+        assert!(det("a:\n  f: 'xxxx'\nb:\n  n: 5\ncondition: a or b").requirements().is_empty());
+    }
+
     #[test]
     fn case_insensitive_unless_cased_and_wildcards() {
         let d = det("sel:\n  Image|endswith: '\\CMD.exe'\ncondition: sel");
