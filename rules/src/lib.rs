@@ -839,7 +839,8 @@ impl RuleSet {
 
     /// The indexes of the rules that match `event`, in rule order, appended to `out`: the
     /// event is scanned once for every rule's literals, and only the rules that apply to its
-    /// logsource and whose literals occur (or that have none) are evaluated exactly.
+    /// logsource and had a literal of each of their clauses found (or have none) are evaluated
+    /// exactly.
     pub fn matches_with(&self, event: &Event, scratch: &mut Scratch<'_>, out: &mut Vec<usize>) {
         if !self.prefilter.scans() {
             // Too few rules for a prefilter to pay: each is checked directly.
