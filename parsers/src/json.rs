@@ -28,12 +28,14 @@
 //! its lower-cased name), and a `category` from the channel and event id (see
 //! [`windows_category`]).
 
+use chrono::format::{Item, Parsed};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::borrow::Cow;
 
 use crate::jsondoc::Doc;
 
-use crate::event::{Fields, LogSource, Value};
+use crate::event::{FieldName, Fields, LogSource, Value};
+use crate::names::field_name;
 
 /// A JSON object flattened into fields, with its event time and logsource when it carries them.
 pub struct JsonEvent {
@@ -60,10 +62,21 @@ fn scalar(v: &Doc<'_>) -> Option<Value> {
     })
 }
 
+/// Fields as flattened, in document order. They become [`Fields`] at once ([`fields`]): a sort
+/// and a bulk build, faster than inserting each, and a name given twice keeps its last value,
+/// as inserting did.
+type Flat = Vec<(FieldName, Value)>;
+
+/// The map of flattened fields; of a name given twice, the last value.
+fn fields(flat: Flat) -> Fields {
+    // `BTreeMap::from_iter` sorts stably and keeps the last of equal keys.
+    flat.into_iter().collect()
+}
+
 /// Flattens nested objects as `a.b.c`; an array becomes a [`Value::List`] of its scalars
 /// (nested arrays flattened into it, objects left out), so that a comparison matches when any
-/// element does.
-fn flatten(prefix: &str, v: &Doc<'_>, out: &mut Fields) {
+/// element does. Names are interned ([`field_name`]).
+fn flatten(prefix: &str, v: &Doc<'_>, out: &mut Flat) {
     match v {
         Doc::Obj(map) => {
             for (k, v) in map {
@@ -77,11 +90,11 @@ fn flatten(prefix: &str, v: &Doc<'_>, out: &mut Fields) {
         Doc::Arr(items) => {
             let mut list = Vec::with_capacity(items.len());
             list_elements(items, &mut list);
-            out.insert(prefix.to_owned().into(), Value::List(list));
+            out.push((field_name(prefix), Value::List(list)));
         }
         other => {
             if let Some(s) = scalar(other) {
-                out.insert(prefix.to_owned().into(), s);
+                out.push((field_name(prefix), s));
             }
         }
     }
@@ -220,11 +233,11 @@ fn text(fields: &Fields, key: &str) -> Option<String> {
 }
 
 /// Copies `from` to `to` when `to` is not set.
-fn alias(fields: &mut Fields, from: &str, to: &str) {
+fn alias(fields: &mut Fields, from: &str, to: &'static str) {
     if !fields.contains_key(to)
         && let Some(v) = fields.get(from).cloned()
     {
-        fields.insert(to.to_owned().into(), v);
+        fields.insert(Cow::Borrowed(to), v);
     }
 }
 
@@ -283,12 +296,41 @@ fn rfc3339(v: &Value) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(v.as_text().trim()).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// `%Y-%m-%d %H:%M:%S%.f` (Sysmon's `UtcTime`, NXLog's `EventTime`) as chrono's items, so
+/// that the format string is not read again for every event.
+const SPACED: &[Item<'static>] = &stamp_items(Item::Space(" "));
+/// `%Y-%m-%dT%H:%M:%S%.f`.
+const T_SEPARATED: &[Item<'static>] = &stamp_items(Item::Literal("T"));
+
+const fn stamp_items(separator: Item<'static>) -> [Item<'static>; 12] {
+    use chrono::format::{Fixed, Numeric, Pad};
+    [
+        Item::Numeric(Numeric::Year, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Month, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Day, Pad::Zero),
+        separator,
+        Item::Numeric(Numeric::Hour, Pad::Zero),
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Minute, Pad::Zero),
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Second, Pad::Zero),
+        Item::Fixed(Fixed::Nanosecond),
+    ]
+}
+
+/// A zone-less stamp, as `NaiveDateTime::parse_from_str` with either format reads it.
+fn naive_stamp(t: &str) -> Option<NaiveDateTime> {
+    [SPACED, T_SEPARATED].into_iter().find_map(|items| {
+        let mut parsed = Parsed::new();
+        chrono::format::parse(&mut parsed, t, items.iter()).ok()?;
+        parsed.to_naive_datetime_with_offset(0).ok()
+    })
+}
+
 fn naive(v: &Value) -> Option<NaiveDateTime> {
-    let t = v.as_text();
-    let t = t.trim();
-    NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
-        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f"))
-        .ok()
+    naive_stamp(v.as_text().trim())
 }
 
 /// The event time: RFC 3339 stamps, then Sysmon's `UtcTime`, then a zone-less local stamp.
@@ -314,28 +356,28 @@ fn host(fields: &Fields) -> Option<String> {
 
 /// evtx_dump's `{"Event": {"System": ..., "EventData": ...}}`.
 pub(crate) fn evtx(event: &Doc<'_>, system: &Pairs<'_>) -> JsonEvent {
-    let mut fields = Fields::new();
+    let mut flat = Flat::with_capacity(48);
     for (k, v) in system {
         match k.as_ref() {
             "Provider" => {
                 if let Some(Doc::Obj(attrs)) = v.get("#attributes") {
                     for (a, av) in attrs {
                         if let Some(s) = scalar(av) {
-                            fields.insert(format!("Provider_{a}").into(), s);
+                            flat.push((format!("Provider_{a}").into(), s));
                         }
                     }
                 }
             }
             "Security" => {
                 if let Some(user) = v.path(&["#attributes", "UserID"]).and_then(scalar) {
-                    fields.insert("Security_UserID".into(), user);
+                    flat.push(("Security_UserID".into(), user));
                 }
-                flatten(k, v, &mut fields);
+                flatten(k, v, &mut flat);
             }
-            "TimeCreated" | "Execution" | "Correlation" => flatten(k, v, &mut fields),
+            "TimeCreated" | "Execution" | "Correlation" => flatten(k, v, &mut flat),
             _ => {
                 if let Some(s) = scalar(element(v)) {
-                    fields.insert(k.to_string().into(), s);
+                    flat.push((field_name(k), s));
                 }
             }
         }
@@ -345,7 +387,7 @@ pub(crate) fn evtx(event: &Doc<'_>, system: &Pairs<'_>) -> JsonEvent {
             if k != "#attributes" {
                 // Unnamed `<Data>` elements: `"Data": {"#text": "a"}` or `{"#text": ["a", "b"]}`,
                 // a field `Data` (a list when there are several), as Sigma's rules name it.
-                flatten(k, element(v), &mut fields);
+                flatten(k, element(v), &mut flat);
             }
         }
     }
@@ -358,11 +400,11 @@ pub(crate) fn evtx(event: &Doc<'_>, system: &Pairs<'_>) -> JsonEvent {
                 Doc::Obj(inner) => {
                     for (ik, iv) in inner {
                         if ik != "#attributes" {
-                            flatten(ik, iv, &mut fields);
+                            flatten(ik, iv, &mut flat);
                         }
                     }
                 }
-                v => flatten(k, v, &mut fields),
+                v => flatten(k, v, &mut flat),
             }
         }
     }
@@ -374,6 +416,7 @@ pub(crate) fn evtx(event: &Doc<'_>, system: &Pairs<'_>) -> JsonEvent {
         .and_then(Doc::as_str)
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
+    let mut fields = fields(flat);
     let logsource = windows(&mut fields).unwrap_or_else(|| LogSource::new(Some("windows"), None, None));
     let host = fields.get("Computer").map(|c| c.as_text().into_owned());
     JsonEvent { fields, time, local_time: None, host, logsource }
@@ -381,33 +424,36 @@ pub(crate) fn evtx(event: &Doc<'_>, system: &Pairs<'_>) -> JsonEvent {
 
 /// winlogbeat: `winlog.event_data` and `winlog.user_data` go to the top level under their own
 /// names; everything else is flattened with dots, then aliased to Sigma's names.
-fn winlogbeat(root: &Pairs<'_>, winlog: &Pairs<'_>, fields: &mut Fields) {
+fn winlogbeat(root: &Pairs<'_>, winlog: &Pairs<'_>) -> Fields {
+    let mut flat = Flat::with_capacity(64);
     for (k, v) in root {
         if k != "winlog" {
-            flatten(k, v, fields);
+            flatten(k, v, &mut flat);
         }
     }
     for (k, v) in winlog {
         match (k.as_ref(), v) {
             ("event_data" | "user_data", Doc::Obj(data)) => {
                 for (dk, dv) in data {
-                    flatten(dk, dv, fields);
+                    flatten(dk, dv, &mut flat);
                 }
             }
-            _ => flatten(&format!("winlog.{k}"), v, fields),
+            _ => flatten(&format!("winlog.{k}"), v, &mut flat),
         }
     }
-    unnamed_data(fields);
-    alias(fields, "winlog.event_id", "EventID");
-    alias(fields, "event.code", "EventID");
-    alias(fields, "winlog.channel", "Channel");
-    alias(fields, "winlog.provider_name", "Provider_Name");
-    alias(fields, "event.provider", "Provider_Name");
-    alias(fields, "winlog.provider_guid", "Provider_Guid");
-    alias(fields, "winlog.computer_name", "Computer");
-    alias(fields, "host.name", "Computer");
-    alias(fields, "winlog.record_id", "EventRecordID");
-    alias(fields, "winlog.user.identifier", "Security_UserID");
+    let mut fields = fields(flat);
+    unnamed_data(&mut fields);
+    alias(&mut fields, "winlog.event_id", "EventID");
+    alias(&mut fields, "event.code", "EventID");
+    alias(&mut fields, "winlog.channel", "Channel");
+    alias(&mut fields, "winlog.provider_name", "Provider_Name");
+    alias(&mut fields, "event.provider", "Provider_Name");
+    alias(&mut fields, "winlog.provider_guid", "Provider_Guid");
+    alias(&mut fields, "winlog.computer_name", "Computer");
+    alias(&mut fields, "host.name", "Computer");
+    alias(&mut fields, "winlog.record_id", "EventRecordID");
+    alias(&mut fields, "winlog.user.identifier", "Security_UserID");
+    fields
 }
 
 /// winlogbeat names a Windows event's unnamed `<Data>` elements `param1`, `param2`, ...;
@@ -455,14 +501,16 @@ pub fn parse(text: &str) -> Result<JsonEvent, serde_json::Error> {
     {
         return Ok(evtx(event, system));
     }
-    let mut fields = Fields::new();
-    match root.get("winlog") {
-        Some(Doc::Obj(winlog)) => winlogbeat(map, winlog, &mut fields),
+    let mut fields = match root.get("winlog") {
+        Some(Doc::Obj(winlog)) => winlogbeat(map, winlog),
         _ => {
-            flatten("", &root, &mut fields);
+            let mut flat = Flat::with_capacity(map.len());
+            flatten("", &root, &mut flat);
+            let mut fields = fields(flat);
             nxlog(&mut fields);
+            fields
         }
-    }
+    };
     let logsource = windows(&mut fields).unwrap_or_default();
     let (time, local_time) = times(&fields);
     let host = host(&fields);
@@ -610,6 +658,35 @@ mod tests {
         assert_eq!(windows_category(Some("sysmon"), Some(12), Some("CreateKey")), Some("registry_add"));
         assert_eq!(windows_category(Some("sysmon"), Some(12), None), Some("registry_event"));
         assert_eq!(windows_category(Some("security"), Some(4624), None), None);
+    }
+
+    #[test]
+    fn stamps_read_as_the_format_strings_read_them() {
+        let cases = [
+            "2026-12-04 08:00:00.000",
+            "2026-12-04T08:00:00.123456789",
+            "2026-12-04 08:00:00",
+            "2026-12-04T08:00:00",
+            "2026-12-04  08:00:00.5",
+            "2026-12-04t08:00:00",
+            "2026-02-30 08:00:00",
+            "2026-12-04 24:00:00",
+            "2026-12-04 23:59:60.250",
+            "2026-12-04 08:00",
+            "2026-12-04 08:00:00.000Z",
+            "2026-12-04 08:00:00.",
+            "26-12-04 08:00:00",
+            "+2026-12-04 08:00:00",
+            "2026-1-4 8:0:0",
+            "",
+        ];
+        for t in cases {
+            let by_format = NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
+                .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f"))
+                .ok();
+            assert_eq!(naive_stamp(t), by_format, "{t:?}");
+        }
+        assert!(naive_stamp("2026-12-04 08:00:00.000").is_some());
     }
 
     #[test]

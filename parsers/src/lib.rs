@@ -25,6 +25,7 @@ pub mod json;
 mod jsondoc;
 pub mod kv;
 pub mod leef;
+pub mod names;
 pub mod panos;
 mod payload;
 pub mod programs;
