@@ -16,12 +16,15 @@
 //!   the literals of process creation rules, never for those of registry, Linux or web server
 //!   rules;
 //! - by field: a literal of a field item (`CommandLine|contains: ...`) occurs in that field's
-//!   value, so a field database is scanned over the values of the fields its literals name,
-//!   not over every value (a Windows event's long `Message` is named by few rules); keyword
-//!   literals are in a second database, scanned over the message, or over every value of an
-//!   event without one, as keywords are matched.
+//!   value, so each field some literal names has its own database, scanned over that field's
+//!   value alone: an event's 200-byte `Hashes` is scanned for the few hash literals, not for
+//!   the 10,000 process creation literals, and an `Image` literal found in `CommandLine` marks
+//!   nothing (one database for all fields, scanned over the values of all of them, cost a
+//!   fifth more scan time and a third more rule evaluations: BENCHMARKS.md); keyword literals
+//!   are in one more database, scanned over the message, or over every value of an event
+//!   without one, as keywords are matched.
 //!
-//! The scanned text is the values, separated by line feeds: ASCII values as they are (the
+//! The scanned text is the values, each followed by a line feed: ASCII values as they are (the
 //! literals are matched case-insensitively), other values lowercased as the exact matcher
 //! lowercases them, so that both see the same text.
 
@@ -46,9 +49,6 @@ const MIN_LITERAL: usize = 3;
 
 /// The most logsources whose routes a [`Scratch`] keeps.
 const MAX_ROUTES: usize = 1024;
-
-/// A hash set of field names with a fast hash (names are short and hashed per event).
-type Names = HashSet<Box<str>, foldhash::fast::RandomState>;
 
 /// One database and the rules each of its literals stands for. The database is compiled when
 /// an event first needs it: a replay of one kind of event (Sysmon process creations) scans
@@ -95,13 +95,18 @@ impl Db {
 
 /// The databases of the rules of one logsource.
 struct Partition {
-    /// Literals of field items, scanned over the values of the fields they name: `wanted`,
-    /// by field id.
-    fields: Db,
-    wanted: Vec<bool>,
-    /// Keyword literals, scanned over the message, or every value when there is none.
-    keywords: Db,
+    /// Keyword literals, scanned over the message, or every value when there is none; then,
+    /// per field some literal names, that field's literals, scanned over its value alone.
+    dbs: Vec<Db>,
+    /// By field id: the index in `dbs` of that field's database, or `NONE`.
+    by_field: Vec<u32>,
 }
+
+/// No database: see [`Partition::by_field`].
+const NONE: u32 = u32::MAX;
+
+/// The index of the keyword database in [`Partition::dbs`].
+const KEYWORDS: usize = 0;
 
 /// The compiled prefilter of a rule set.
 pub(crate) struct Prefilter {
@@ -147,8 +152,8 @@ fn pattern(literal: &str) -> Vec<u8> {
 /// What one partition is built from.
 #[derive(Default)]
 struct PartitionLiterals {
-    fields: HashMap<String, Vec<u32>>,
-    names: Names,
+    /// By field name.
+    fields: HashMap<Box<str>, HashMap<String, Vec<u32>>>,
     keywords: HashMap<String, Vec<u32>>,
 }
 
@@ -158,10 +163,7 @@ impl PartitionLiterals {
         // The scanned text has `ſ` as `s`: so must the literals.
         let text = literal.text.replace('ſ', "s");
         let map = match &literal.field {
-            Some(name) => {
-                self.names.insert(name.as_str().into());
-                &mut self.fields
-            }
+            Some(name) => self.fields.entry(name.as_str().into()).or_default(),
             None => &mut self.keywords,
         };
         let entries = map.entry(text).or_default();
@@ -187,7 +189,7 @@ impl Prefilter {
     pub(crate) fn prepare(&self) -> Vec<String> {
         let mut failed: Vec<String> = Vec::new();
         for p in &self.partitions {
-            for db in [&p.fields, &p.keywords] {
+            for db in &p.dbs {
                 if !db.is_empty()
                     && let Err(e) = db.database()
                     && !failed.iter().any(|f| f == e)
@@ -260,20 +262,26 @@ impl Prefilter {
         }
         let mut field_ids: HashMap<Box<str>, u32, foldhash::fast::RandomState> = HashMap::default();
         for part in &parts {
-            for name in &part.names {
+            let mut names: Vec<&Box<str>> = part.fields.keys().collect();
+            names.sort();
+            for name in names {
                 let next = field_ids.len() as u32;
                 field_ids.entry(name.clone()).or_insert(next);
             }
         }
         let mut partitions = Vec::with_capacity(parts.len());
         for part in parts {
-            let mut wanted = vec![false; field_ids.len()];
-            for name in &part.names {
+            let mut by_field = vec![NONE; field_ids.len()];
+            let mut dbs = vec![Db::new(&part.keywords)];
+            let mut names: Vec<_> = part.fields.iter().collect();
+            names.sort_by(|a, b| a.0.cmp(b.0));
+            for (name, literals) in names {
                 if let Some(&id) = field_ids.get(name) {
-                    wanted[id as usize] = true;
+                    by_field[id as usize] = dbs.len() as u32;
+                    dbs.push(Db::new(literals));
                 }
             }
-            partitions.push(Partition { fields: Db::new(&part.fields), wanted, keywords: Db::new(&part.keywords) });
+            partitions.push(Partition { dbs, by_field });
         }
         Prefilter { partitions, groups, rule_group, field_ids, always, need, literals: distinct.len() }
     }
@@ -286,26 +294,17 @@ impl Prefilter {
         let applicable: Vec<bool> =
             self.rule_group.iter().map(|&g| group_applies.get(g as usize) == Some(&true)).collect();
         let always = self.always.iter().copied().filter(|&r| applicable[r as usize]).collect();
-        let mut scans = Vec::new();
-        for (g, p) in self.partitions.iter().enumerate() {
-            if group_applies[g] {
-                for (kind, db) in [&p.fields, &p.keywords].into_iter().enumerate() {
-                    if !db.is_empty() {
-                        scans.push((g, kind));
-                    }
-                }
-            }
-        }
+        let scans = self.partitions.iter().enumerate().filter(|(g, _)| group_applies[*g]).map(|(g, _)| g).collect();
         Route { applicable, always, scans }
     }
 }
 
 /// The rules of one logsource: whether each applies, those without literals that do, and the
-/// databases to scan for its events.
+/// partitions whose databases to scan for its events.
 struct Route {
     applicable: Vec<bool>,
     always: Vec<u32>,
-    scans: Vec<(usize, usize)>,
+    scans: Vec<usize>,
 }
 
 /// Per-worker matching state: Vectorscan scratch space, the scan text, the candidate marks and
@@ -313,17 +312,15 @@ struct Route {
 /// [`crate::RuleSet::scratch`].
 pub struct Scratch<'a> {
     prefilter: &'a Prefilter,
-    /// Per partition: the field and keyword databases' scanners, each made when first needed
-    /// (a worker's scratch is cheap to make: most events need a few of the databases).
-    scanners: Vec<[Option<BlockScanner<'a>>; 2]>,
+    /// Per partition, per database: its scanner, made when first needed (a worker's scratch
+    /// is cheap to make: most events need a few of the databases).
+    scanners: Vec<Vec<Option<BlockScanner<'a>>>>,
     /// The event's values as scanned (each followed by a line feed), built once per event,
     /// and each value's (field id or `u32::MAX`, start, end including its line feed).
     text: Vec<u8>,
     spans: Vec<(u32, usize, usize)>,
     /// The span of the `message` value, when the event has a non-empty one.
     message: Option<(usize, usize)>,
-    /// What a field database scans: the spans of the fields it names.
-    hay: Vec<u8>,
     lowered: String,
     /// Generation mark per rule: a rule's `found` is of this event when its mark equals
     /// `generation`.
@@ -415,11 +412,10 @@ impl<'a> Scratch<'a> {
     pub(crate) fn new(prefilter: &'a Prefilter, rules: usize) -> Scratch<'a> {
         Scratch {
             prefilter,
-            scanners: prefilter.partitions.iter().map(|_| [None, None]).collect(),
+            scanners: prefilter.partitions.iter().map(|p| p.dbs.iter().map(|_| None).collect()).collect(),
             text: Vec::new(),
             spans: Vec::new(),
             message: None,
-            hay: Vec::new(),
             lowered: String::new(),
             marks: vec![0; rules],
             found: vec![0; rules],
@@ -469,38 +465,38 @@ impl<'a> Scratch<'a> {
             }
         }
         let all: &'a Prefilter = self.prefilter;
-        let (text, hay) = (&self.text[..], &mut self.hay);
+        let text = &self.text[..];
         let mut marks = Marks { marks: &mut self.marks, found: &mut self.found, need: &all.need, generation };
         let mut ok = true;
-        for &(p, kind) in &route.scans {
-            let (Some(partition), Some(slot)) = (all.partitions.get(p), self.scanners.get_mut(p)) else {
+        for &p in &route.scans {
+            let (Some(partition), Some(slots)) = (all.partitions.get(p), self.scanners.get_mut(p)) else {
                 continue;
             };
-            if slot[kind].is_none() {
-                let db = if kind == 0 { &partition.fields } else { &partition.keywords };
-                slot[kind] = db.database().ok().and_then(|db| db.create_scanner().ok());
+            // The keywords as keywords are matched: over the message, or every value of an
+            // event without one; each field's literals over that field's value.
+            let keywords = match self.message {
+                Some((start, end)) => &text[start..end],
+                None => text,
+            };
+            let fields = self.spans.iter().filter_map(|&(id, start, end)| {
+                let db = *partition.by_field.get(id as usize)?;
+                (db != NONE).then_some((db as usize, &text[start..end]))
+            });
+            for (d, hay) in std::iter::once((KEYWORDS, keywords)).chain(fields) {
+                let (Some(db), Some(slot)) = (partition.dbs.get(d), slots.get_mut(d)) else { continue };
+                if db.is_empty() {
+                    continue;
+                }
+                if slot.is_none() {
+                    *slot = db.database().ok().and_then(|db| db.create_scanner().ok());
+                }
+                let Some(scanner) = slot.as_mut() else {
+                    // No database or no scratch space: every applicable rule is evaluated.
+                    ok = false;
+                    continue;
+                };
+                ok &= scan(scanner, hay, db, &route.applicable, &mut marks, &mut self.candidates);
             }
-            let Some(scanner) = slot[kind].as_mut() else {
-                // No database or no scratch space: every applicable rule is evaluated.
-                ok = false;
-                continue;
-            };
-            let (scanned, db): (&[u8], _) = if kind == 0 {
-                hay.clear();
-                for &(id, start, end) in &self.spans {
-                    if partition.wanted.get(id as usize) == Some(&true) {
-                        hay.extend_from_slice(&text[start..end]);
-                    }
-                }
-                (hay, &partition.fields)
-            } else {
-                // As keywords are matched: the message, or every value of an event without one.
-                match self.message {
-                    Some((start, end)) => (&text[start..end], &partition.keywords),
-                    None => (text, &partition.keywords),
-                }
-            };
-            ok &= scan(scanner, scanned, db, &route.applicable, &mut marks, &mut self.candidates);
         }
         if !ok {
             // A failed scan must not hide a match: evaluate every applicable rule.
