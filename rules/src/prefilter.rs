@@ -328,7 +328,7 @@ pub struct Scratch<'a> {
     /// Per rule, the clauses that had a literal found in this event.
     found: Vec<u8>,
     generation: u32,
-    routes: HashMap<LogSource, Route>,
+    routes: HashMap<LogSource, Route, foldhash::fast::RandomState>,
     pub(crate) candidates: Vec<u32>,
 }
 
@@ -420,7 +420,7 @@ impl<'a> Scratch<'a> {
             marks: vec![0; rules],
             found: vec![0; rules],
             generation: 0,
-            routes: HashMap::new(),
+            routes: HashMap::default(),
             candidates: Vec::new(),
         }
     }
