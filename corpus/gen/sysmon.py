@@ -10,9 +10,14 @@ some of NXLog's own fields left out), about 1.5 KB, which vigil reads as
 SigmaHQ's rules know (encoded PowerShell, LOLBins, credential dumping, discovery), written with
 `-`, `/` and the Unicode dashes.
 
+With `--winlogbeat`, each event is shaped as winlogbeat 8 ships it instead (`@timestamp`,
+`host.name`, `event.code`, `winlog.channel`, `winlog.event_id`, the event data under
+`winlog.event_data`): the shape of the `vigil serve` benchmark over TCP.
+
 Everything is made up; the output is the same for the same arguments (fixed seed).
 
     python3 corpus/gen/sysmon.py 200000 > /tmp/sysmon-200k.ndjson
+    python3 corpus/gen/sysmon.py 20000 --winlogbeat > /tmp/sysmon-wlb-20k.ndjson
 """
 
 import json
@@ -126,12 +131,50 @@ def event(rng, i):
     }
 
 
+# NXLog's fields that are the event's header; the rest is the event data.
+SYSTEM = {"EventTime", "Hostname", "EventType", "SeverityValue", "Severity", "EventID", "SourceName",
+          "ProviderGuid", "Version", "Task", "RecordNumber", "ProcessID", "ThreadID", "Channel", "UserID",
+          "Category"}
+
+
+def winlogbeat(flat):
+    """The same event as winlogbeat 8 ships it."""
+    stamp = flat["UtcTime"].replace(" ", "T") + "Z"
+    data = {k: v for k, v in flat.items() if k not in SYSTEM}
+    return {
+        "@timestamp": stamp,
+        "event": {"code": str(flat["EventID"]), "provider": flat["SourceName"], "kind": "event",
+                  "created": stamp, "action": "Process Create (rule: ProcessCreate)"},
+        "host": {"name": flat["Hostname"]},
+        "agent": {"type": "winlogbeat", "version": "8.15.0"},
+        "log": {"level": "information"},
+        # As Windows renders it: every event data field on a line.
+        "message": "Process Create:\n" + "\n".join("%s: %s" % (k, v) for k, v in data.items()),
+        "winlog": {
+            "channel": flat["Channel"],
+            "event_id": flat["EventID"],
+            "provider_name": flat["SourceName"],
+            "provider_guid": flat["ProviderGuid"],
+            "computer_name": flat["Hostname"],
+            "record_id": flat["RecordNumber"],
+            "process": {"pid": flat["ProcessID"], "thread": {"id": flat["ThreadID"]}},
+            "user": {"identifier": flat["UserID"], "name": "SYSTEM", "domain": "NT AUTHORITY", "type": "User"},
+            "version": flat["Version"],
+            "task": flat["Category"],
+            "opcode": "Info",
+            "event_data": data,
+        },
+    }
+
+
 def main():
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    shape = winlogbeat if "--winlogbeat" in sys.argv[1:] else (lambda e: e)
+    count = int(args[0]) if args else 200000
     rng = random.Random(20261204)
     out = sys.stdout
     for i in range(count):
-        out.write(json.dumps(event(rng, i), ensure_ascii=False, separators=(",", ":")))
+        out.write(json.dumps(shape(event(rng, i)), ensure_ascii=False, separators=(",", ":")))
         out.write("\n")
 
 
