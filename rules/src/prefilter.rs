@@ -16,13 +16,14 @@
 //!   the literals of process creation rules, never for those of registry, Linux or web server
 //!   rules;
 //! - by field: a literal of a field item (`CommandLine|contains: ...`) occurs in that field's
-//!   value, so each field some literal names has its own database, scanned over that field's
-//!   value alone: an event's 200-byte `Hashes` is scanned for the few hash literals, not for
-//!   the 10,000 process creation literals, and an `Image` literal found in `CommandLine` marks
-//!   nothing (one database for all fields, scanned over the values of all of them, cost a
-//!   fifth more scan time and a third more rule evaluations: BENCHMARKS.md); keyword literals
-//!   are in one more database, scanned over the message, or over every value of an event
-//!   without one, as keywords are matched.
+//!   value, so each field many literals name has its own database, scanned over that field's
+//!   value alone: an event's 200-byte `Hashes` is scanned for the few hundred hash literals,
+//!   not for the 8,000 `CommandLine` literals, and an `Image` literal found in `CommandLine`
+//!   marks nothing (one database for all fields, scanned over the values of all of them, cost
+//!   a fifth more scan time and a third more rule evaluations: BENCHMARKS.md); the fields
+//!   with few literals share one database, scanned once over their values; keyword literals
+//!   are in one more, scanned over the message, or over every value of an event without one,
+//!   as keywords are matched.
 //!
 //! The scanned text is the values, each followed by a line feed: ASCII values as they are (the
 //! literals are matched case-insensitively), other values lowercased as the exact matcher
@@ -95,8 +96,9 @@ impl Db {
 
 /// The databases of the rules of one logsource.
 struct Partition {
-    /// Keyword literals, scanned over the message, or every value when there is none; then,
-    /// per field some literal names, that field's literals, scanned over its value alone.
+    /// Keyword literals, scanned over the message, or every value when there is none; the
+    /// literals of the fields with few of them, scanned over those fields' values; then, per
+    /// field with many, that field's literals, scanned over its value alone.
     dbs: Vec<Db>,
     /// By field id: the index in `dbs` of that field's database, or `NONE`.
     by_field: Vec<u32>,
@@ -107,6 +109,15 @@ const NONE: u32 = u32::MAX;
 
 /// The index of the keyword database in [`Partition::dbs`].
 const KEYWORDS: usize = 0;
+
+/// The index of the database the fields with few literals share in [`Partition::dbs`],
+/// scanned once over the values of those fields.
+const SHARED: usize = 1;
+
+/// A field with fewer literals than this shares a database with the others like it: a
+/// database of its own would cost a compile and a scan call per event for a handful of
+/// literals (process creation rules name 15 fields, 8 of them with under 64 literals).
+const OWN_DATABASE: usize = 64;
 
 /// The compiled prefilter of a rule set.
 pub(crate) struct Prefilter {
@@ -273,14 +284,27 @@ impl Prefilter {
         for part in parts {
             let mut by_field = vec![NONE; field_ids.len()];
             let mut dbs = vec![Db::new(&part.keywords)];
+            let mut shared: HashMap<String, Vec<u32>> = HashMap::new();
+            let mut own = Vec::new();
             let mut names: Vec<_> = part.fields.iter().collect();
             names.sort_by(|a, b| a.0.cmp(b.0));
             for (name, literals) in names {
-                if let Some(&id) = field_ids.get(name) {
-                    by_field[id as usize] = dbs.len() as u32;
-                    dbs.push(Db::new(literals));
+                let Some(&id) = field_ids.get(name) else { continue };
+                if literals.len() >= OWN_DATABASE {
+                    by_field[id as usize] = (SHARED + 1 + own.len()) as u32;
+                    own.push(Db::new(literals));
+                } else {
+                    by_field[id as usize] = SHARED as u32;
+                    for (text, entries) in literals {
+                        let to = shared.entry(text.clone()).or_default();
+                        to.extend(entries);
+                        to.sort_unstable();
+                        to.dedup();
+                    }
                 }
             }
+            dbs.push(Db::new(&shared));
+            dbs.extend(own);
             partitions.push(Partition { dbs, by_field });
         }
         Prefilter { partitions, groups, rule_group, field_ids, always, need, literals: distinct.len() }
@@ -322,6 +346,8 @@ pub struct Scratch<'a> {
     /// The span of the `message` value, when the event has a non-empty one.
     message: Option<(usize, usize)>,
     lowered: String,
+    /// The values of the fields that share a database, as scanned.
+    hay: Vec<u8>,
     /// Generation mark per rule: a rule's `found` is of this event when its mark equals
     /// `generation`.
     marks: Vec<u32>,
@@ -417,6 +443,7 @@ impl<'a> Scratch<'a> {
             spans: Vec::new(),
             message: None,
             lowered: String::new(),
+            hay: Vec::new(),
             marks: vec![0; rules],
             found: vec![0; rules],
             generation: 0,
@@ -478,11 +505,21 @@ impl<'a> Scratch<'a> {
                 Some((start, end)) => &text[start..end],
                 None => text,
             };
+            // Each field with a database of its own over its value; the others' values
+            // gathered, then scanned once.
+            let hay = &mut self.hay;
+            hay.clear();
+            for &(id, start, end) in &self.spans {
+                if partition.by_field.get(id as usize) == Some(&(SHARED as u32)) {
+                    hay.extend_from_slice(&text[start..end]);
+                }
+            }
             let fields = self.spans.iter().filter_map(|&(id, start, end)| {
                 let db = *partition.by_field.get(id as usize)?;
-                (db != NONE).then_some((db as usize, &text[start..end]))
+                (db != NONE && db as usize != SHARED).then_some((db as usize, &text[start..end]))
             });
-            for (d, hay) in std::iter::once((KEYWORDS, keywords)).chain(fields) {
+            let shared = (!hay.is_empty()).then_some((SHARED, &hay[..]));
+            for (d, hay) in std::iter::once((KEYWORDS, keywords)).chain(shared).chain(fields) {
                 let (Some(db), Some(slot)) = (partition.dbs.get(d), slots.get_mut(d)) else { continue };
                 if db.is_empty() {
                     continue;
