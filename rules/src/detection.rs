@@ -330,6 +330,24 @@ fn item_matches(
 }
 
 impl Item {
+    /// The gate of an item on a field whose values are all numbers: the event's value must
+    /// be one of them (with `|all`, all of them: one of them is still required).
+    fn gate(&self) -> Option<Gate> {
+        let field = self.field.as_ref()?;
+        if self.values.is_empty() {
+            return None;
+        }
+        let values = self
+            .values
+            .iter()
+            .map(|v| match v {
+                ValueMatcher::Number(n) => Some(*n),
+                _ => None,
+            })
+            .collect::<Option<Vec<f64>>>()?;
+        Some(Gate { field: field.clone(), values })
+    }
+
     /// The reference semantics: every value compared one by one.
     fn matches(&self, event: &Event) -> bool {
         item_matches(self.field.as_deref(), &self.values, self.all, None, event)
@@ -455,12 +473,77 @@ fn any_of(parts: impl Iterator<Item = Clauses>) -> Clauses {
     acc.unwrap_or_default()
 }
 
+/// A field whose value must be one of a few numbers for a detection to match (`EventID: 27`,
+/// `EventID: [4624, 4625]`): numbers give the prefilter no literal, so rules such as Sysmon's
+/// `EventID: 27` alone were evaluated on every Sysmon event. The prefilter checks the gate
+/// first, from data it keeps hot, instead of evaluating the rule.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Gate {
+    pub field: String,
+    pub values: Vec<f64>,
+}
+
+impl Gate {
+    /// The union of two gates on the same field; `None` when their fields differ.
+    fn or(mut self, other: Gate) -> Option<Gate> {
+        if self.field != other.field {
+            return None;
+        }
+        for v in other.values {
+            if !self.values.contains(&v) {
+                self.values.push(v);
+            }
+        }
+        Some(self)
+    }
+
+    /// Whether an event whose gated field is `seen` may match: `false` only when the
+    /// detection cannot.
+    pub(crate) fn admits(values: &[f64], seen: Seen) -> bool {
+        match seen {
+            Seen::Absent | Seen::NotANumber => false,
+            Seen::List => true,
+            Seen::Number(x) => values.contains(&x),
+        }
+    }
+}
+
+/// What a gate sees of an event's field, as [`ValueMatcher::Number`] compares it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Seen {
+    /// No such field: a number comparison is false.
+    Absent,
+    /// A list may match through any element: it passes.
+    List,
+    Number(f64),
+    /// A value that is not a number (nor text that reads as one): the comparison is false.
+    NotANumber,
+}
+
+impl Seen {
+    pub(crate) fn of(value: Option<&Value>) -> Seen {
+        match value {
+            None => Seen::Absent,
+            Some(Value::List(_)) => Seen::List,
+            Some(v) => v.as_f64().map_or(Seen::NotANumber, Seen::Number),
+        }
+    }
+}
+
 /// [`best`] for the literal texts of one item's values.
 fn best_text(sets: impl Iterator<Item = Vec<String>>) -> Option<Vec<String>> {
     sets.max_by_key(|set| (set.iter().map(String::len).min().unwrap_or(0), usize::MAX - set.len()))
 }
 
 impl Search {
+    /// The gate every alternative has on one field (an item whose values are all numbers),
+    /// their numbers together.
+    fn gate(&self) -> Option<Gate> {
+        let mut gates = self.alternatives.iter().map(|items| items.iter().find_map(Item::gate));
+        let first = gates.next()??;
+        gates.try_fold(first, |acc, g| acc.or(g?))
+    }
+
     /// What the prefilter requires of an event the search matches: each alternative's items'
     /// literals, ORed over the alternatives.
     fn clauses(&self) -> Clauses {
@@ -526,6 +609,25 @@ impl Detection {
                 Cond::Not(_) => Vec::new(),
                 Cond::And(cs) => all_of(cs.iter().map(|c| cond(c, searches))),
                 Cond::Or(cs) => any_of(cs.iter().map(|c| cond(c, searches))),
+            }
+        }
+        cond(&self.condition, &self.searches)
+    }
+
+    /// A field whose numeric value the detection requires to be one of a few numbers
+    /// ([`Gate`]), when the condition gives one: through `and`, from any part; through `or`,
+    /// from every part, on the same field.
+    pub(crate) fn gate(&self) -> Option<Gate> {
+        fn cond(c: &Cond, searches: &[Search]) -> Option<Gate> {
+            match c {
+                Cond::Search(i) => searches.get(*i).and_then(Search::gate),
+                Cond::Not(_) => None,
+                Cond::And(cs) => cs.iter().find_map(|c| cond(c, searches)),
+                Cond::Or(cs) => {
+                    let mut gates = cs.iter().map(|c| cond(c, searches));
+                    let first = gates.next()??;
+                    gates.try_fold(first, |acc, g| acc.or(g?))
+                }
             }
         }
         cond(&self.condition, &self.searches)
@@ -1207,6 +1309,35 @@ mod tests {
     }
 
     /// The prefilter's clauses: every AND part required, an OR distributed, a `not` nothing.
+    #[test]
+    fn gates_are_required_numbers() {
+        let gate = |yaml: &str| det(yaml).gate().map(|g| (g.field, g.values));
+        assert_eq!(gate("a:\n  EventID: 27\ncondition: a"), Some(("EventID".into(), vec![27.0])));
+        assert_eq!(
+            gate("a:\n  EventID: [4624, 4625]\n  x: 'y'\ncondition: a"),
+            Some(("EventID".into(), vec![4624.0, 4625.0]))
+        );
+        // Every alternative has one on the same field: their union.
+        assert_eq!(gate("a:\n  - EventID: 1\n  - EventID: 2\ncondition: a"), Some(("EventID".into(), vec![1.0, 2.0])));
+        assert_eq!(gate("a:\n  EventID: 1\nb:\n  EventID: 2\ncondition: a or b").map(|g| g.1), Some(vec![1.0, 2.0]));
+        assert_eq!(gate("a:\n  EventID: 1\nb:\n  x: 'y'\ncondition: a and not b").map(|g| g.1), Some(vec![1.0]));
+        // Nothing to require: an alternative without one, another field, a `not`, a string.
+        assert_eq!(gate("a:\n  - EventID: 1\n  - x: 'y'\ncondition: a"), None);
+        assert_eq!(gate("a:\n  EventID: 1\nb:\n  Level: 2\ncondition: a or b"), None);
+        assert_eq!(gate("a:\n  EventID: 1\ncondition: not a"), None);
+        assert_eq!(gate("a:\n  EventID: '1'\ncondition: a"), None);
+        assert_eq!(gate("a:\n  EventID: [1, 'x']\ncondition: a"), None);
+        // What passes: the number as a number or text, a list; not another number, not absent.
+        let admits = |v: Option<&Value>| Gate::admits(&[27.0], Seen::of(v));
+        assert!(admits(Some(&Value::Int(27))));
+        assert!(admits(Some(&Value::from(" 27"))));
+        assert!(admits(Some(&Value::Float(27.0))));
+        assert!(admits(Some(&Value::List(vec![Value::Int(1)]))));
+        assert!(!admits(Some(&Value::Int(1))));
+        assert!(!admits(Some(&Value::from("x"))));
+        assert!(!admits(None));
+    }
+
     #[test]
     fn requirements_are_clauses() {
         let texts = |d: &Detection| -> Vec<Vec<String>> {

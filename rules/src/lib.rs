@@ -737,7 +737,8 @@ impl RuleSet {
         }
         let correlations = resolve_correlations(correlations, &rules, &mut ids, &mut diagnostics);
         apply_filters(filters, &mut rules, &mut diagnostics);
-        let requirements: Vec<_> = rules.iter().map(|r| (&r.meta.logsource, r.detection.requirements())).collect();
+        let requirements: Vec<_> =
+            rules.iter().map(|r| (&r.meta.logsource, r.detection.requirements(), r.detection.gate())).collect();
         let prefilter = prefilter::Prefilter::build(&requirements);
         (RuleSet { rules, correlations, prefilter }, diagnostics)
     }
