@@ -67,10 +67,46 @@ fn scalar(v: &Doc<'_>) -> Option<Value> {
 /// as inserting did.
 type Flat = Vec<(FieldName, Value)>;
 
+/// The last shape of event a thread read: its field names as interned (their addresses and
+/// lengths), and the order that sorts them. A sender's events mostly have one shape (the
+/// same thirty names in the same order), so the sort is done once per shape, not per event.
+#[derive(Default)]
+struct Shape {
+    names: Vec<(usize, usize)>,
+    order: Vec<u32>,
+}
+
+thread_local! {
+    static SHAPE: std::cell::RefCell<Shape> = std::cell::RefCell::new(Shape::default());
+}
+
 /// The map of flattened fields; of a name given twice, the last value.
 fn fields(flat: Flat) -> Fields {
-    // `BTreeMap::from_iter` sorts stably and keeps the last of equal keys.
-    flat.into_iter().collect()
+    // `BTreeMap::from_iter` sorts stably and keeps the last of equal keys; given them in
+    // order, its sort is one pass that finds them so.
+    let identity = |(name, _): &(FieldName, Value)| match name {
+        Cow::Borrowed(s) => Some((s.as_ptr() as usize, s.len())),
+        Cow::Owned(_) => None,
+    };
+    if flat.len() < 2 || flat.iter().any(|f| identity(f).is_none()) {
+        return flat.into_iter().collect();
+    }
+    SHAPE.with_borrow_mut(|shape| {
+        let same =
+            shape.names.len() == flat.len() && flat.iter().zip(&shape.names).all(|(f, n)| identity(f) == Some(*n));
+        if !same {
+            // Interned names are equal exactly when their addresses are (one table per
+            // thread), so the order found for these addresses holds for the next event of
+            // the same shape.
+            shape.names.clear();
+            shape.names.extend(flat.iter().filter_map(identity));
+            shape.order.clear();
+            shape.order.extend(0..flat.len() as u32);
+            shape.order.sort_by(|&a, &b| flat[a as usize].0.cmp(&flat[b as usize].0));
+        }
+        let mut slots: Vec<Option<(FieldName, Value)>> = flat.into_iter().map(Some).collect();
+        shape.order.iter().filter_map(|&i| slots.get_mut(i as usize)?.take()).collect()
+    })
 }
 
 /// Flattens nested objects as `a.b.c`; an array becomes a [`Value::List`] of its scalars
@@ -658,6 +694,30 @@ mod tests {
         assert_eq!(windows_category(Some("sysmon"), Some(12), Some("CreateKey")), Some("registry_add"));
         assert_eq!(windows_category(Some("sysmon"), Some(12), None), Some("registry_event"));
         assert_eq!(windows_category(Some("security"), Some(4624), None), None);
+    }
+
+    #[test]
+    fn fields_of_one_shape_are_sorted_as_the_map_sorts_them() {
+        // The same shape three times (the order reused), with a name given twice, then
+        // another shape, then a name that is not interned: each as inserting one by one gives.
+        let flats: Vec<Flat> = vec![
+            vec![("b".into(), Value::Int(1)), ("a".into(), Value::Int(2)), ("b".into(), Value::Int(3))],
+            vec![("b".into(), Value::Int(4)), ("a".into(), Value::Int(5)), ("b".into(), Value::Int(6))],
+            vec![("b".into(), Value::Int(7)), ("a".into(), Value::Int(8)), ("b".into(), Value::Int(9))],
+            vec![("c".into(), Value::Int(1)), ("a".into(), Value::Int(2))],
+            vec![(Cow::Owned("z".into()), Value::Int(1)), ("a".into(), Value::Int(2))],
+        ];
+        for flat in flats {
+            let mut inserted = Fields::new();
+            for (k, v) in flat.clone() {
+                inserted.insert(k, v);
+            }
+            assert_eq!(fields(flat), inserted);
+        }
+        // Through the parser: two events of one shape, values kept apart.
+        let a = ok(r#"{"EventID":1,"Channel":"x","Image":"a","CommandLine":"b"}"#);
+        let b = ok(r#"{"EventID":1,"Channel":"x","Image":"c","CommandLine":"d"}"#);
+        assert_eq!((s(&a, "Image"), s(&b, "Image"), s(&b, "CommandLine")), ("a".into(), "c".into(), "d".into()));
     }
 
     #[test]
