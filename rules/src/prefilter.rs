@@ -393,6 +393,9 @@ pub struct Scratch<'a> {
     found: Vec<u8>,
     generation: u32,
     routes: HashMap<LogSource, Route, foldhash::fast::RandomState>,
+    /// The last event's field names (address and length when interned, `(0, 0)` when not)
+    /// and the field id of each.
+    shape: Vec<((usize, usize), u32)>,
     /// Per gated field, what gates see of it in this event, once looked up.
     gated: Vec<Option<Seen>>,
     pub(crate) candidates: Vec<u32>,
@@ -490,6 +493,7 @@ impl<'a> Scratch<'a> {
             routes: HashMap::default(),
             candidates: Vec::new(),
             gated: Vec::new(),
+            shape: Vec::new(),
         }
     }
 
@@ -522,10 +526,25 @@ impl<'a> Scratch<'a> {
             self.text.clear();
             self.spans.clear();
             self.message = None;
-            for (name, value) in &event.fields {
+            // The field ids of the names, looked up again only when the event's names are not
+            // the last event's (interned names: the same addresses, the same names).
+            let identity = |name: &vigil_parsers::FieldName| match name {
+                std::borrow::Cow::Borrowed(s) => (s.as_ptr() as usize, s.len()),
+                std::borrow::Cow::Owned(_) => (0, 0),
+            };
+            let shape = &mut self.shape;
+            let same = shape.len() == event.fields.len()
+                && event.fields.keys().zip(shape.iter()).all(|(k, &(n, _))| n != (0, 0) && identity(k) == n);
+            if !same {
+                shape.clear();
+                for name in event.fields.keys() {
+                    let id = self.prefilter.field_ids.get(name.as_ref()).copied().unwrap_or(u32::MAX);
+                    shape.push((identity(name), id));
+                }
+            }
+            for ((name, value), &(_, id)) in event.fields.iter().zip(shape.iter()) {
                 let start = self.text.len();
                 push_value(&mut self.text, &mut self.lowered, value);
-                let id = self.prefilter.field_ids.get(name.as_ref()).copied().unwrap_or(u32::MAX);
                 self.spans.push((id, start, self.text.len()));
                 if name == "message" && self.text.len() - start > 1 {
                     self.message = Some((start, self.text.len()));
