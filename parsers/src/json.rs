@@ -35,7 +35,7 @@ use std::borrow::Cow;
 use crate::jsondoc::Doc;
 
 use crate::event::{FieldName, Fields, LogSource, Value};
-use crate::names::field_name;
+use crate::names::{field_name, identity};
 
 /// A JSON object flattened into fields, with its event time and logsource when it carries them.
 pub struct JsonEvent {
@@ -84,10 +84,7 @@ thread_local! {
 fn fields(flat: Flat) -> Fields {
     // `BTreeMap::from_iter` sorts stably and keeps the last of equal keys; given them in
     // order, its sort is one pass that finds them so.
-    let identity = |(name, _): &(FieldName, Value)| match name {
-        Cow::Borrowed(s) => Some((s.as_ptr() as usize, s.len())),
-        Cow::Owned(_) => None,
-    };
+    let identity = |(name, _): &(FieldName, Value)| identity(name);
     if flat.len() < 2 || flat.iter().any(|f| identity(f).is_none()) {
         return flat.into_iter().collect();
     }
@@ -95,9 +92,8 @@ fn fields(flat: Flat) -> Fields {
         let same =
             shape.names.len() == flat.len() && flat.iter().zip(&shape.names).all(|(f, n)| identity(f) == Some(*n));
         if !same {
-            // Interned names are equal exactly when their addresses are (one table per
-            // thread), so the order found for these addresses holds for the next event of
-            // the same shape.
+            // The same identities are the same names ([`identity`]): the order found for
+            // these holds for the next event of the same shape.
             shape.names.clear();
             shape.names.extend(flat.iter().filter_map(identity));
             shape.order.clear();

@@ -56,6 +56,17 @@ pub fn field_name(name: &str) -> FieldName {
     })
 }
 
+/// A name's identity when it is static (interned, or a name a parser knows): its address and
+/// length. Two static names with one identity are the same name, so a cache keyed by the
+/// identities of an event's names (the order that sorts them, their prefilter field ids) holds
+/// for every event with the same names. `None` for an owned name.
+pub fn identity(name: &FieldName) -> Option<(usize, usize)> {
+    match name {
+        Cow::Borrowed(s) => Some((s.as_ptr() as usize, s.len())),
+        Cow::Owned(_) => None,
+    }
+}
+
 /// Bytes of names interned so far (for tests and diagnostics).
 pub fn interned_bytes() -> usize {
     USED.load(Ordering::Relaxed)

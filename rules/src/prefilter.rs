@@ -39,6 +39,7 @@ use std::collections::{HashMap, HashSet};
 
 use compact_str::CompactString;
 use vectorscan_rs::{BlockDatabase, BlockScanner, Flag, Pattern, Scan};
+use vigil_parsers::names::identity;
 use vigil_parsers::{Event, LogSource};
 
 use crate::detection::{Clauses, Gate, Literal, MAX_CLAUSES, Seen};
@@ -393,9 +394,9 @@ pub struct Scratch<'a> {
     found: Vec<u8>,
     generation: u32,
     routes: HashMap<LogSource, Route, foldhash::fast::RandomState>,
-    /// The last event's field names (address and length when interned, `(0, 0)` when not)
-    /// and the field id of each.
-    shape: Vec<((usize, usize), u32)>,
+    /// The last event's field names ([`identity`]: `None` for an owned name) and the field id
+    /// of each.
+    shape: Vec<(Option<(usize, usize)>, u32)>,
     /// Per gated field, what gates see of it in this event, once looked up.
     gated: Vec<Option<Seen>>,
     pub(crate) candidates: Vec<u32>,
@@ -528,13 +529,9 @@ impl<'a> Scratch<'a> {
             self.message = None;
             // The field ids of the names, looked up again only when the event's names are not
             // the last event's (interned names: the same addresses, the same names).
-            let identity = |name: &vigil_parsers::FieldName| match name {
-                std::borrow::Cow::Borrowed(s) => (s.as_ptr() as usize, s.len()),
-                std::borrow::Cow::Owned(_) => (0, 0),
-            };
             let shape = &mut self.shape;
             let same = shape.len() == event.fields.len()
-                && event.fields.keys().zip(shape.iter()).all(|(k, &(n, _))| n != (0, 0) && identity(k) == n);
+                && event.fields.keys().zip(shape.iter()).all(|(k, &(n, _))| n.is_some() && identity(k) == n);
             if !same {
                 shape.clear();
                 for name in event.fields.keys() {

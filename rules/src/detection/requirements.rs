@@ -86,6 +86,13 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
+    /// The gate of an OR: every part's gate on one field, their numbers together; `None` when
+    /// a part has none, or they name different fields.
+    fn union(mut gates: impl Iterator<Item = Option<Gate>>) -> Option<Gate> {
+        let first = gates.next()??;
+        gates.try_fold(first, |acc, g| acc.or(g?))
+    }
+
     /// The union of two gates on the same field; `None` when their fields differ.
     fn or(mut self, other: Gate) -> Option<Gate> {
         if self.field != other.field {
@@ -180,9 +187,7 @@ impl Search {
     /// The gate every alternative has on one field (an item whose values are all numbers),
     /// their numbers together.
     fn gate(&self) -> Option<Gate> {
-        let mut gates = self.alternatives.iter().map(|items| items.iter().find_map(Item::gate));
-        let first = gates.next()??;
-        gates.try_fold(first, |acc, g| acc.or(g?))
+        Gate::union(self.alternatives.iter().map(|items| items.iter().find_map(Item::gate)))
     }
 
     /// What the prefilter requires of an event the search matches: each alternative's items'
@@ -217,11 +222,7 @@ impl Detection {
                 Cond::Search(i) => searches.get(*i).and_then(Search::gate),
                 Cond::Not(_) => None,
                 Cond::And(cs) => cs.iter().find_map(|c| cond(c, searches)),
-                Cond::Or(cs) => {
-                    let mut gates = cs.iter().map(|c| cond(c, searches));
-                    let first = gates.next()??;
-                    gates.try_fold(first, |acc, g| acc.or(g?))
-                }
+                Cond::Or(cs) => Gate::union(cs.iter().map(|c| cond(c, searches))),
             }
         }
         cond(&self.condition, &self.searches)
