@@ -34,8 +34,11 @@ use std::borrow::Cow;
 
 use crate::jsondoc::Doc;
 
-use crate::event::{FieldName, Fields, LogSource, Value};
-use crate::names::{field_name, identity};
+use crate::event::{Fields, LogSource, Value};
+use crate::names::field_name;
+
+mod flat;
+use flat::{Flat, Streamed, element, fields, flatten, scalar};
 
 /// A JSON object flattened into fields, with its event time and logsource when it carries them.
 pub struct JsonEvent {
@@ -50,104 +53,6 @@ pub struct JsonEvent {
 
 /// An object's pairs, in document order.
 type Pairs<'a> = [(Cow<'a, str>, Doc<'a>)];
-
-fn scalar(v: &Doc<'_>) -> Option<Value> {
-    Some(match v {
-        Doc::Null => Value::Null,
-        Doc::Bool(b) => Value::Bool(*b),
-        Doc::Int(i) => Value::Int(*i),
-        Doc::Float(f) => Value::Float(*f),
-        Doc::Str(s) => Value::from(s.as_ref()),
-        Doc::Arr(_) | Doc::Obj(_) => return None,
-    })
-}
-
-/// Fields as flattened, in document order. They become [`Fields`] at once ([`fields`]): a sort
-/// and a bulk build, faster than inserting each, and a name given twice keeps its last value,
-/// as inserting did.
-type Flat = Vec<(FieldName, Value)>;
-
-/// The last shape of event a thread read: its field names as interned (their addresses and
-/// lengths), and the order that sorts them. A sender's events mostly have one shape (the
-/// same thirty names in the same order), so the sort is done once per shape, not per event.
-#[derive(Default)]
-struct Shape {
-    names: Vec<(usize, usize)>,
-    order: Vec<u32>,
-}
-
-thread_local! {
-    static SHAPE: std::cell::RefCell<Shape> = std::cell::RefCell::new(Shape::default());
-}
-
-/// The map of flattened fields; of a name given twice, the last value.
-fn fields(flat: Flat) -> Fields {
-    // `BTreeMap::from_iter` sorts stably and keeps the last of equal keys; given them in
-    // order, its sort is one pass that finds them so.
-    let identity = |(name, _): &(FieldName, Value)| identity(name);
-    if flat.len() < 2 || flat.iter().any(|f| identity(f).is_none()) {
-        return flat.into_iter().collect();
-    }
-    SHAPE.with_borrow_mut(|shape| {
-        let same =
-            shape.names.len() == flat.len() && flat.iter().zip(&shape.names).all(|(f, n)| identity(f) == Some(*n));
-        if !same {
-            // The same identities are the same names ([`identity`]): the order found for
-            // these holds for the next event of the same shape.
-            shape.names.clear();
-            shape.names.extend(flat.iter().filter_map(identity));
-            shape.order.clear();
-            shape.order.extend(0..flat.len() as u32);
-            shape.order.sort_by(|&a, &b| flat[a as usize].0.cmp(&flat[b as usize].0));
-        }
-        let mut slots: Vec<Option<(FieldName, Value)>> = flat.into_iter().map(Some).collect();
-        shape.order.iter().filter_map(|&i| slots.get_mut(i as usize)?.take()).collect()
-    })
-}
-
-/// Flattens nested objects as `a.b.c`; an array becomes a [`Value::List`] of its scalars
-/// (nested arrays flattened into it, objects left out), so that a comparison matches when any
-/// element does. Names are interned ([`field_name`]).
-fn flatten(prefix: &str, v: &Doc<'_>, out: &mut Flat) {
-    match v {
-        Doc::Obj(map) => {
-            for (k, v) in map {
-                if prefix.is_empty() {
-                    flatten(k, v, out);
-                } else {
-                    flatten(&format!("{prefix}.{k}"), v, out);
-                }
-            }
-        }
-        Doc::Arr(items) => {
-            let mut list = Vec::with_capacity(items.len());
-            list_elements(items, &mut list);
-            out.push((field_name(prefix), Value::List(list)));
-        }
-        other => {
-            if let Some(s) = scalar(other) {
-                out.push((field_name(prefix), s));
-            }
-        }
-    }
-}
-
-/// The scalars of a JSON array, in order: nested arrays flattened, an evtx_dump element
-/// (`{"#attributes": ..., "#text": ...}`) as its text, other objects left out.
-fn list_elements(items: &[Doc<'_>], out: &mut Vec<Value>) {
-    for item in items {
-        match element(item) {
-            Doc::Arr(inner) => list_elements(inner, out),
-            other => out.extend(scalar(other)),
-        }
-    }
-}
-
-/// The value of an evtx_dump element: the element itself, or its `#text` when it has attributes
-/// (or is only text: unnamed `<Data>` elements are `"Data": {"#text": [...]}`).
-fn element<'d, 'a>(v: &'d Doc<'a>) -> &'d Doc<'a> {
-    v.get("#text").unwrap_or(v)
-}
 
 /// The Windows tables (`parsers/data/windows.toml`): channels to services, (service, event
 /// id) to categories, field renames and implied categories. Data, not code.
@@ -524,6 +429,20 @@ pub(crate) fn nxlog_windows(fields: &mut Fields) -> Option<LogSource> {
 
 /// Reads a JSON object. Errors are serde_json's, with line and column.
 pub fn parse(text: &str) -> Result<JsonEvent, serde_json::Error> {
+    // Most objects are flat, or nested only to be flattened: read without a document.
+    // evtx_dump's and winlogbeat's shapes are read from their document.
+    let mut flat = Flat::with_capacity(64);
+    if !text.trim_start().starts_with('{') || flat::stream(text, &["Event", "winlog"], &mut flat)? != Streamed::Flat {
+        return document(text);
+    }
+    let mut fields = fields(flat);
+    nxlog(&mut fields);
+    Ok(event(fields))
+}
+
+/// A JSON object read as a document: evtx_dump's and winlogbeat's shapes, or any object,
+/// flattened.
+fn document(text: &str) -> Result<JsonEvent, serde_json::Error> {
     let root = Doc::parse(text)?;
     let Doc::Obj(map) = &root else {
         return Err(serde::de::Error::custom("expected a JSON object"));
@@ -533,7 +452,7 @@ pub fn parse(text: &str) -> Result<JsonEvent, serde_json::Error> {
     {
         return Ok(evtx(event, system));
     }
-    let mut fields = match root.get("winlog") {
+    let fields = match root.get("winlog") {
         Some(Doc::Obj(winlog)) => winlogbeat(map, winlog),
         _ => {
             let mut flat = Flat::with_capacity(map.len());
@@ -543,10 +462,16 @@ pub fn parse(text: &str) -> Result<JsonEvent, serde_json::Error> {
             fields
         }
     };
+    Ok(event(fields))
+}
+
+/// The event of fields read from a JSON object: their Windows names and logsource, time and
+/// host.
+fn event(mut fields: Fields) -> JsonEvent {
     let logsource = windows(&mut fields).unwrap_or_default();
     let (time, local_time) = times(&fields);
     let host = host(&fields);
-    Ok(JsonEvent { fields, time, local_time, host, logsource })
+    JsonEvent { fields, time, local_time, host, logsource }
 }
 
 #[cfg(test)]

@@ -44,6 +44,9 @@ use vigil_parsers::{Event, LogSource};
 
 use crate::detection::{Clauses, Gate, Literal, MAX_CLAUSES, Seen};
 
+mod memo;
+use memo::{Lookup, Memo};
+
 /// Below this many rules there is no prefilter: every rule of the event's logsource is
 /// evaluated.
 pub(crate) const MIN_RULES: usize = 64;
@@ -376,8 +379,10 @@ struct Route {
 pub struct Scratch<'a> {
     prefilter: &'a Prefilter,
     /// Per partition, per database: its scanner, made when first needed (a worker's scratch
-    /// is cheap to make: most events need a few of the databases).
-    scanners: Vec<Vec<Option<BlockScanner<'a>>>>,
+    /// is cheap to make: most events need a few of the databases), and its memo.
+    slots: Vec<Vec<Slot<'a>>>,
+    /// The literal ids one scan found.
+    ids: Vec<u32>,
     /// The event's values as scanned (each followed by a line feed), built once per event,
     /// and each value's (field id or `u32::MAX`, start, end including its line feed).
     text: Vec<u8>,
@@ -400,6 +405,13 @@ pub struct Scratch<'a> {
     /// Per gated field, what gates see of it in this event, once looked up.
     gated: Vec<Option<Seen>>,
     pub(crate) candidates: Vec<u32>,
+}
+
+/// One database's scanner and, for a field's database, what its scans found per value
+/// ([`Memo`]; the keyword database is scanned over whole messages, which do not repeat).
+struct Slot<'a> {
+    scanner: Option<BlockScanner<'a>>,
+    memo: Option<Memo>,
 }
 
 /// Appends `value`'s text to the scanned text, then a line feed.
@@ -442,47 +454,79 @@ struct Marks<'m> {
     generation: u32,
 }
 
-/// Scans `hay` with `scanner`, marking the clauses of the applicable rules of each literal
-/// found; a rule becomes a candidate when its last clause is marked. `false` when the scan
-/// failed.
-fn scan(
-    scanner: &mut BlockScanner<'_>,
-    hay: &[u8],
-    db: &Db,
-    applicable: &[bool],
-    marks: &mut Marks<'_>,
-    candidates: &mut Vec<u32>,
-) -> bool {
-    scanner
+/// The ids of the literals of `db` found in `hay`: from the slot's memo when `hay` was
+/// scanned before, else scanned. `false` when the scan failed.
+fn found<'a>(slot: &mut Slot<'a>, db: &'a Db, hay: &[u8], ids: &mut Vec<u32>) -> bool {
+    ids.clear();
+    let known = match slot.memo.as_mut().map(|memo| memo.get(hay)) {
+        Some(Lookup::Known(known)) => {
+            ids.extend_from_slice(known);
+            return true;
+        }
+        Some(Lookup::Unknown) => true,
+        Some(Lookup::Skip) | None => false,
+    };
+    if slot.scanner.is_none() {
+        slot.scanner = db.database().ok().and_then(|db| db.create_scanner().ok());
+    }
+    let Some(scanner) = slot.scanner.as_mut() else {
+        // No database or no scratch space.
+        return false;
+    };
+    let ok = scanner
         .scan(hay, |id, _, _, _| {
-            for &entry in db.rules_of.get(id as usize).map(Vec::as_slice).unwrap_or_default() {
-                let r = (entry >> 3) as usize;
-                let bit = 1u8 << (entry & 7);
-                if !applicable.get(r).copied().unwrap_or(false) {
-                    continue;
-                }
-                if marks.marks[r] != marks.generation {
-                    marks.marks[r] = marks.generation;
-                    marks.found[r] = 0;
-                }
-                let before = marks.found[r];
-                if before & bit == 0 {
-                    marks.found[r] = before | bit;
-                    if before | bit == marks.need[r] {
-                        candidates.push(r as u32);
-                    }
-                }
-            }
+            ids.push(id);
             Scan::Continue
         })
-        .is_ok()
+        .is_ok();
+    if ok
+        && known
+        && let Some(memo) = slot.memo.as_mut()
+    {
+        memo.keep(hay, ids);
+    }
+    ok
+}
+
+/// Marks the clauses of the applicable rules of each literal found; a rule becomes a
+/// candidate when its last clause is marked.
+fn mark(ids: &[u32], db: &Db, applicable: &[bool], marks: &mut Marks<'_>, candidates: &mut Vec<u32>) {
+    for &id in ids {
+        for &entry in db.rules_of.get(id as usize).map(Vec::as_slice).unwrap_or_default() {
+            let r = (entry >> 3) as usize;
+            let bit = 1u8 << (entry & 7);
+            if !applicable.get(r).copied().unwrap_or(false) {
+                continue;
+            }
+            if marks.marks[r] != marks.generation {
+                marks.marks[r] = marks.generation;
+                marks.found[r] = 0;
+            }
+            let before = marks.found[r];
+            if before & bit == 0 {
+                marks.found[r] = before | bit;
+                if before | bit == marks.need[r] {
+                    candidates.push(r as u32);
+                }
+            }
+        }
+    }
 }
 
 impl<'a> Scratch<'a> {
     pub(crate) fn new(prefilter: &'a Prefilter, rules: usize) -> Scratch<'a> {
         Scratch {
             prefilter,
-            scanners: prefilter.partitions.iter().map(|p| p.dbs.iter().map(|_| None).collect()).collect(),
+            slots: prefilter
+                .partitions
+                .iter()
+                .map(|p| {
+                    (0..p.dbs.len())
+                        .map(|d| Slot { scanner: None, memo: (d != KEYWORDS).then(Memo::default) })
+                        .collect()
+                })
+                .collect(),
+            ids: Vec::new(),
             text: Vec::new(),
             spans: Vec::new(),
             message: None,
@@ -553,7 +597,7 @@ impl<'a> Scratch<'a> {
         let mut marks = Marks { marks: &mut self.marks, found: &mut self.found, need: &all.need, generation };
         let mut ok = true;
         for &p in &route.scans {
-            let (Some(partition), Some(slots)) = (all.partitions.get(p), self.scanners.get_mut(p)) else {
+            let (Some(partition), Some(slots)) = (all.partitions.get(p), self.slots.get_mut(p)) else {
                 continue;
             };
             // The keywords as keywords are matched: over the message, or every value of an
@@ -581,15 +625,10 @@ impl<'a> Scratch<'a> {
                 if db.is_empty() {
                     continue;
                 }
-                if slot.is_none() {
-                    *slot = db.database().ok().and_then(|db| db.create_scanner().ok());
-                }
-                let Some(scanner) = slot.as_mut() else {
-                    // No database or no scratch space: every applicable rule is evaluated.
-                    ok = false;
-                    continue;
-                };
-                ok &= scan(scanner, hay, db, &route.applicable, &mut marks, &mut self.candidates);
+                // A failed scan (no database, no scratch space) leaves `ok` false: every
+                // applicable rule is then evaluated.
+                ok &= found(slot, db, hay, &mut self.ids);
+                mark(&self.ids, db, &route.applicable, &mut marks, &mut self.candidates);
             }
         }
         if !ok {

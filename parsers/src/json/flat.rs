@@ -1,0 +1,409 @@
+//! JSON objects flattened into fields: nested objects as `a.b.c`, an array as a
+//! [`Value::List`] of its scalars. Two readers give the same fields: [`flatten`] walks a
+//! parsed [`Doc`] (the Windows shapes, which look up their `System` or `winlog` parts first),
+//! and [`stream`] flattens while serde_json reads, building no tree: the flat objects most
+//! senders write (NXLog's Windows events among them) need nothing else, and the tree's
+//! allocations, copies of escaped strings and frees were a third of their parse
+//! (BENCHMARKS.md).
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::event::{FieldName, Fields, Value};
+use crate::jsondoc::Doc;
+use crate::names::{field_name, identity};
+
+/// Fields as flattened, in document order. They become [`Fields`] at once ([`fields`]): a sort
+/// and a bulk build, faster than inserting each, and a name given twice keeps its last value,
+/// as inserting did.
+pub(super) type Flat = Vec<(FieldName, Value)>;
+
+/// A scalar as a field value; `None` for an array or object.
+pub(super) fn scalar(v: &Doc<'_>) -> Option<Value> {
+    Some(match v {
+        Doc::Null => Value::Null,
+        Doc::Bool(b) => Value::Bool(*b),
+        Doc::Int(i) => Value::Int(*i),
+        Doc::Float(f) => Value::Float(*f),
+        Doc::Str(s) => Value::from(s.as_ref()),
+        Doc::Arr(_) | Doc::Obj(_) => return None,
+    })
+}
+
+/// The last shape of event a thread read: its field names as interned (their addresses and
+/// lengths), and the order that sorts them. A sender's events mostly have one shape (the
+/// same thirty names in the same order), so the sort is done once per shape, not per event.
+#[derive(Default)]
+struct Shape {
+    names: Vec<(usize, usize)>,
+    order: Vec<u32>,
+}
+
+thread_local! {
+    static SHAPE: std::cell::RefCell<Shape> = std::cell::RefCell::new(Shape::default());
+}
+
+/// The map of flattened fields; of a name given twice, the last value.
+pub(super) fn fields(flat: Flat) -> Fields {
+    // `BTreeMap::from_iter` sorts stably and keeps the last of equal keys; given them in
+    // order, its sort is one pass that finds them so.
+    let identity = |(name, _): &(FieldName, Value)| identity(name);
+    if flat.len() < 2 || flat.iter().any(|f| identity(f).is_none()) {
+        return flat.into_iter().collect();
+    }
+    SHAPE.with_borrow_mut(|shape| {
+        let same =
+            shape.names.len() == flat.len() && flat.iter().zip(&shape.names).all(|(f, n)| identity(f) == Some(*n));
+        if !same {
+            // The same identities are the same names ([`identity`]): the order found for
+            // these holds for the next event of the same shape.
+            shape.names.clear();
+            shape.names.extend(flat.iter().filter_map(identity));
+            shape.order.clear();
+            shape.order.extend(0..flat.len() as u32);
+            shape.order.sort_by(|&a, &b| flat[a as usize].0.cmp(&flat[b as usize].0));
+        }
+        let mut slots: Vec<Option<(FieldName, Value)>> = flat.into_iter().map(Some).collect();
+        shape.order.iter().filter_map(|&i| slots.get_mut(i as usize)?.take()).collect()
+    })
+}
+
+/// Flattens nested objects as `a.b.c`; an array becomes a [`Value::List`] of its scalars
+/// (nested arrays flattened into it, objects left out), so that a comparison matches when any
+/// element does. Names are interned ([`field_name`]).
+pub(super) fn flatten(prefix: &str, v: &Doc<'_>, out: &mut Flat) {
+    match v {
+        Doc::Obj(map) => {
+            for (k, v) in map {
+                if prefix.is_empty() {
+                    flatten(k, v, out);
+                } else {
+                    flatten(&format!("{prefix}.{k}"), v, out);
+                }
+            }
+        }
+        Doc::Arr(items) => {
+            let mut list = Vec::with_capacity(items.len());
+            list_elements(items, &mut list);
+            out.push((field_name(prefix), Value::List(list)));
+        }
+        other => {
+            if let Some(s) = scalar(other) {
+                out.push((field_name(prefix), s));
+            }
+        }
+    }
+}
+
+/// The scalars of a JSON array, in order: nested arrays flattened, an evtx_dump element
+/// (`{"#attributes": ..., "#text": ...}`) as its text, other objects left out.
+fn list_elements(items: &[Doc<'_>], out: &mut Vec<Value>) {
+    for item in items {
+        match element(item) {
+            Doc::Arr(inner) => list_elements(inner, out),
+            other => out.extend(scalar(other)),
+        }
+    }
+}
+
+/// The value of an evtx_dump element: the element itself, or its `#text` when it has attributes
+/// (or is only text: unnamed `<Data>` elements are `"Data": {"#text": [...]}`).
+pub(super) fn element<'d, 'a>(v: &'d Doc<'a>) -> &'d Doc<'a> {
+    v.get("#text").unwrap_or(v)
+}
+
+/// What [`stream`] read.
+#[derive(Debug, PartialEq)]
+pub(super) enum Streamed {
+    /// An object, flattened.
+    Flat,
+    /// An object with a top-level key in `divert` (`Event`, `winlog`: a shape read from its
+    /// [`Doc`]), read up to that key: read it again as a document.
+    Diverted,
+}
+
+/// Reads a JSON object and flattens it as [`flatten`] flattens its [`Doc`], without building
+/// the document, unless a top-level key is one of `divert`. The text should hold an object:
+/// another value is flattened under the empty name. Errors are serde_json's, with position.
+pub(super) fn stream(text: &str, divert: &[&str], out: &mut Flat) -> Result<Streamed, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut prefix = String::with_capacity(64);
+    let diverted = std::cell::Cell::new(false);
+    let read = Field { prefix: &mut prefix, out, divert: Some(Divert { keys: divert, seen: &diverted }) }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+    match read {
+        _ if diverted.get() => Ok(Streamed::Diverted),
+        Ok(()) => Ok(Streamed::Flat),
+        Err(e) => Err(e),
+    }
+}
+
+/// The top-level keys that end a [`stream`], and whether one did.
+#[derive(Clone, Copy)]
+struct Divert<'d> {
+    keys: &'d [&'d str],
+    seen: &'d std::cell::Cell<bool>,
+}
+
+/// The value at `prefix`: its fields appended to `out`. `divert` is the top level's.
+struct Field<'p> {
+    prefix: &'p mut String,
+    out: &'p mut Flat,
+    divert: Option<Divert<'p>>,
+}
+
+impl Field<'_> {
+    fn push(self, value: Value) {
+        self.out.push((field_name(self.prefix), value));
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Field<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Field<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.push(Value::Bool(v));
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.push(Value::Int(v));
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.push(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int));
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.push(Value::Float(v));
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.push(Value::from(v));
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.push(Value::Null);
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.push(Value::Null);
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while seq.next_element_seed(Element { list: &mut list, unwrap: true })?.is_some() {}
+        self.push(Value::List(list));
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Field { prefix, out, divert } = self;
+        let at = prefix.len();
+        while map.next_key_seed(Key { prefix: &mut *prefix, at, divert })?.is_some() {
+            map.next_value_seed(Field { prefix: &mut *prefix, out: &mut *out, divert: None })?;
+            prefix.truncate(at);
+        }
+        Ok(())
+    }
+}
+
+/// A key of the object at `prefix[..at]`: appended to the prefix (after a dot, unless the
+/// prefix is empty), without copying it elsewhere. A top-level key (`divert` given) that is
+/// to be diverted ends the read.
+struct Key<'p> {
+    prefix: &'p mut String,
+    at: usize,
+    divert: Option<Divert<'p>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        if let Some(divert) = self.divert
+            && divert.keys.contains(&v)
+        {
+            divert.seen.set(true);
+            return Err(E::custom("diverted"));
+        }
+        if self.at > 0 {
+            self.prefix.push('.');
+        }
+        self.prefix.push_str(v);
+        Ok(())
+    }
+}
+
+/// One element of an array: its scalars appended to the list ([`list_elements`]).
+struct Element<'l> {
+    list: &'l mut Vec<Value>,
+    /// Whether an object is read as its `#text`: an element's is, an object that is itself
+    /// an element's `#text` is left out.
+    unwrap: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Element<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Element<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.list.push(Value::Bool(v));
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.list.push(Value::Int(v));
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.list.push(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int));
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.list.push(Value::Float(v));
+        Ok(())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.list.push(Value::from(v));
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.list.push(Value::Null);
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.list.push(Value::Null);
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+
+    /// A nested array: its elements flattened into this list.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Element { list: &mut *self.list, unwrap: true })?.is_some() {}
+        Ok(())
+    }
+
+    /// An object: its `#text` (the last, when written twice) as an element, else nothing.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut text: Option<Vec<Value>> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "#text" && self.unwrap {
+                let mut found = Vec::new();
+                map.next_value_seed(Element { list: &mut found, unwrap: false })?;
+                text = Some(found);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        self.list.extend(text.unwrap_or_default());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(text: &str) -> (Flat, Flat) {
+        let doc = Doc::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let mut from_doc = Flat::new();
+        flatten("", &doc, &mut from_doc);
+        let mut streamed = Flat::new();
+        let read = stream(text, &[], &mut streamed).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(read, Streamed::Flat);
+        (from_doc, streamed)
+    }
+
+    #[test]
+    fn streamed_as_the_document_is_flattened() {
+        for text in [
+            r##"{"a":1,"b":"x","c":{"d":[1,"two",[3,[4]],{"e":5},{"#text":"six"},{"#text":[7,8]}],"f":{"g":null}}}"##,
+            r#"{"EventID":4688,"Channel":"Security","CommandLine":"C:\\Windows\\cmd.exe /c \"dir\"","n":-2,"u":18446744073709551615,"x":1.5,"t":true}"#,
+            r#"{"":{"a":1},"b":{"":2},"a":1,"a":{"b":3},"e":[],"o":{},"s":"\u00e9\ud83d\ude00","k\"q":1}"#,
+            r##"{"Data":{"#text":["a","b"]},"l":[{"#text":1,"#text":2},{"x":{"#text":3}},null,[]]}"##,
+            r##"{"l":[{"#text":{"#text":1}},{"#text":[{"#text":2},[{"#text":3}]]},{"#text":"4","#attributes":{"a":5}}]}"##,
+            r#"  {"spaced" : [ 1 , 2 ] , "nested":{"deeper":{"deepest":"v"}}}  "#,
+        ] {
+            let (from_doc, streamed) = both(text);
+            assert_eq!(streamed, from_doc, "{text}");
+            assert_eq!(fields(streamed), fields(from_doc), "{text}");
+        }
+    }
+
+    #[test]
+    fn streamed_errors_are_serde_jsons() {
+        let mut out = Flat::new();
+        let err = stream("{\"a\": [1, 2}", &[], &mut out).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("line 1 column"), "{err}");
+        assert!(stream("{\"a\":1} x", &[], &mut Flat::new()).is_err(), "trailing characters");
+        let deep = format!("{{\"a\":{}", "[".repeat(10_000));
+        assert!(stream(&deep, &[], &mut Flat::new()).is_err(), "nesting is limited, never a stack overflow");
+    }
+
+    #[test]
+    fn top_level_keys_divert() {
+        let divert = ["Event", "winlog"];
+        let read = |text: &str| stream(text, &divert, &mut Flat::new()).map_err(|e| e.to_string());
+        assert_eq!(read(r#"{"a":1,"Event":{"System":{}}}"#), Ok(Streamed::Diverted));
+        assert_eq!(read(r#"{"\u0045vent":1}"#), Ok(Streamed::Diverted), "the key as read, not as written");
+        assert_eq!(read(r#"{"winlog":{"x":[}"#), Ok(Streamed::Diverted), "ends the read at the key");
+        assert_eq!(read(r#"{"a":{"Event":1,"winlog":2}}"#), Ok(Streamed::Flat), "top-level keys only");
+        assert_eq!(read(r#"{"a":{"b":1}, "Event"}"#).map_err(|_| ()), Ok(Streamed::Diverted));
+    }
+}
