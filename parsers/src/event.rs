@@ -1,7 +1,6 @@
 //! The [`Event`]: what every parser produces and every later stage consumes.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -83,8 +82,7 @@ impl fmt::Display for Value {
 /// path allocates no field names.
 pub type FieldName = Cow<'static, str>;
 
-/// Field name to value. Ordered, so that output is stable.
-pub type Fields = BTreeMap<FieldName, Value>;
+pub use crate::fields::Fields;
 
 /// The Sigma logsource an event belongs to. Rules are only evaluated on events of their
 /// logsource: a rule that names a product, category or service never matches an event whose

@@ -274,19 +274,19 @@ fn naive(v: &Value) -> Option<NaiveDateTime> {
 fn times(fields: &Fields) -> (Option<DateTime<Utc>>, Option<NaiveDateTime>) {
     let time = ["@timestamp", "timestamp", "time", "EventTime", "TimeCreated", "event.created"]
         .iter()
-        .filter_map(|k| fields.get(*k))
+        .filter_map(|k| fields.get(k))
         .find_map(rfc3339)
         .or_else(|| fields.get("UtcTime").and_then(naive).map(|t| t.and_utc()));
     if time.is_some() {
         return (time, None);
     }
-    (None, ["EventTime", "TimeCreated"].iter().filter_map(|k| fields.get(*k)).find_map(naive))
+    (None, ["EventTime", "TimeCreated"].iter().filter_map(|k| fields.get(k)).find_map(naive))
 }
 
 fn host(fields: &Fields) -> Option<String> {
     ["Computer", "Hostname", "host.name", "host.hostname", "host", "hostname"]
         .iter()
-        .filter_map(|k| fields.get(*k))
+        .filter_map(|k| fields.get(k))
         .find(|v| matches!(v, Value::Str(s) if !s.is_empty()))
         .map(|h| h.as_text().into_owned())
 }

@@ -20,6 +20,7 @@
 
 pub mod cef;
 pub mod event;
+pub mod fields;
 pub mod framing;
 pub mod json;
 mod jsondoc;

@@ -46,8 +46,7 @@ thread_local! {
 
 /// The map of flattened fields; of a name given twice, the last value.
 pub(super) fn fields(flat: Flat) -> Fields {
-    // `BTreeMap::from_iter` sorts stably and keeps the last of equal keys; given them in
-    // order, its sort is one pass that finds them so.
+    // Sorted stably, the last of equal names kept ([`Fields::from_sorted`]).
     let identity = |(name, _): &(FieldName, Value)| identity(name);
     if flat.len() < 2 || flat.iter().any(|f| identity(f).is_none()) {
         return flat.into_iter().collect();
@@ -65,7 +64,7 @@ pub(super) fn fields(flat: Flat) -> Fields {
             shape.order.sort_by(|&a, &b| flat[a as usize].0.cmp(&flat[b as usize].0));
         }
         let mut slots: Vec<Option<(FieldName, Value)>> = flat.into_iter().map(Some).collect();
-        shape.order.iter().filter_map(|&i| slots.get_mut(i as usize)?.take()).collect()
+        Fields::from_sorted(shape.order.iter().filter_map(|&i| slots.get_mut(i as usize)?.take()).collect())
     })
 }
 
