@@ -38,7 +38,7 @@ use crate::event::{Fields, LogSource, Value};
 use crate::names::field_name;
 
 mod flat;
-use flat::{Flat, Streamed, element, fields, flatten, scalar};
+use flat::{Flat, Streamed, element, fields, flatten, flatten_winlogbeat, scalar};
 
 /// A JSON object flattened into fields, with its event time and logsource when it carries them.
 pub struct JsonEvent {
@@ -363,22 +363,12 @@ pub(crate) fn evtx(event: &Doc<'_>, system: &Pairs<'_>) -> JsonEvent {
 /// names; everything else is flattened with dots, then aliased to Sigma's names.
 fn winlogbeat(root: &Pairs<'_>, winlog: &Pairs<'_>) -> Fields {
     let mut flat = Flat::with_capacity(64);
-    for (k, v) in root {
-        if k != "winlog" {
-            flatten(k, v, &mut flat);
-        }
-    }
-    for (k, v) in winlog {
-        match (k.as_ref(), v) {
-            ("event_data" | "user_data", Doc::Obj(data)) => {
-                for (dk, dv) in data {
-                    flatten(dk, dv, &mut flat);
-                }
-            }
-            _ => flatten(&format!("winlog.{k}"), v, &mut flat),
-        }
-    }
-    let mut fields = fields(flat);
+    flatten_winlogbeat(root, winlog, &mut flat);
+    winlogbeat_names(fields(flat))
+}
+
+/// winlogbeat's flattened fields given Sigma's Windows names.
+fn winlogbeat_names(mut fields: Fields) -> Fields {
     unnamed_data(&mut fields);
     alias(&mut fields, "winlog.event_id", "EventID");
     alias(&mut fields, "event.code", "EventID");
@@ -429,15 +419,21 @@ pub(crate) fn nxlog_windows(fields: &mut Fields) -> Option<LogSource> {
 
 /// Reads a JSON object. Errors are serde_json's, with line and column.
 pub fn parse(text: &str) -> Result<JsonEvent, serde_json::Error> {
-    // Most objects are flat, or nested only to be flattened: read without a document.
-    // evtx_dump's and winlogbeat's shapes are read from their document.
+    // Most objects (flat ones, NXLog's, winlogbeat's) are read without a document; evtx_dump's
+    // shape is read from its document.
     let mut flat = Flat::with_capacity(64);
-    if !text.trim_start().starts_with('{') || flat::stream(text, &["Event", "winlog"], &mut flat)? != Streamed::Flat {
+    if !text.trim_start().starts_with('{') {
         return document(text);
     }
-    let mut fields = fields(flat);
-    nxlog(&mut fields);
-    Ok(event(fields))
+    match flat::stream(text, &mut flat)? {
+        Streamed::Flat => {
+            let mut fields = fields(flat);
+            nxlog(&mut fields);
+            Ok(event(fields))
+        }
+        Streamed::Winlogbeat => Ok(event(winlogbeat_names(fields(flat)))),
+        Streamed::Diverted => document(text),
+    }
 }
 
 /// A JSON object read as a document: evtx_dump's and winlogbeat's shapes, or any object,

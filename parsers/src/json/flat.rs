@@ -6,6 +6,7 @@
 //! allocations, copies of escaped strings and frees were a third of their parse
 //! (BENCHMARKS.md).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -117,40 +118,73 @@ pub(super) fn element<'d, 'a>(v: &'d Doc<'a>) -> &'d Doc<'a> {
 pub(super) enum Streamed {
     /// An object, flattened.
     Flat,
-    /// An object with a top-level key in `divert` (`Event`, `winlog`: a shape read from its
-    /// [`Doc`]), read up to that key: read it again as a document.
+    /// winlogbeat's shape: an object with a `winlog` object, flattened as [`flatten_winlogbeat`]
+    /// flattens its document.
+    Winlogbeat,
+    /// An object with a top-level `Event` (evtx_dump's shape) or a second `winlog`, read up to
+    /// that key: read it again as a document.
     Diverted,
 }
 
-/// Reads a JSON object and flattens it as [`flatten`] flattens its [`Doc`], without building
-/// the document, unless a top-level key is one of `divert`. The text should hold an object:
-/// another value is flattened under the empty name. Errors are serde_json's, with position.
-pub(super) fn stream(text: &str, divert: &[&str], out: &mut Flat) -> Result<Streamed, serde_json::Error> {
+/// Reads a JSON object and flattens it as [`flatten`] (or, with a `winlog` object,
+/// [`flatten_winlogbeat`]) flattens its [`Doc`], without building the document. The text should
+/// hold an object: another value is flattened under the empty name. Errors are serde_json's,
+/// with position.
+pub(super) fn stream(text: &str, out: &mut Flat) -> Result<Streamed, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     let mut prefix = String::with_capacity(64);
-    let diverted = std::cell::Cell::new(false);
-    let read = Field { prefix: &mut prefix, out, divert: Some(Divert { keys: divert, seen: &diverted }) }
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
-    match read {
-        _ if diverted.get() => Ok(Streamed::Diverted),
-        Ok(()) => Ok(Streamed::Flat),
-        Err(e) => Err(e),
+    let mut top = Top { diverted: false, winlog_seen: false, winlog: None };
+    let read =
+        Field { prefix: &mut prefix, out: &mut *out, top: Some(&mut top) }.deserialize(&mut de).and_then(|()| de.end());
+    match (read, top) {
+        (_, Top { diverted: true, .. }) => Ok(Streamed::Diverted),
+        (Err(e), _) => Err(e),
+        (Ok(()), Top { winlog: Some(winlog), .. }) => {
+            // After the other fields, as the document reader gives them.
+            out.extend(winlog);
+            Ok(Streamed::Winlogbeat)
+        }
+        (Ok(()), Top { winlog: None, .. }) => Ok(Streamed::Flat),
     }
 }
 
-/// The top-level keys that end a [`stream`], and whether one did.
-#[derive(Clone, Copy)]
-struct Divert<'d> {
-    keys: &'d [&'d str],
-    seen: &'d std::cell::Cell<bool>,
+/// winlogbeat's document flattened: the top-level fields but `winlog` as [`flatten`] gives
+/// them; then `winlog`'s, `event_data`'s and `user_data`'s entries under their own names, the
+/// others under `winlog.` and theirs.
+pub(super) fn flatten_winlogbeat(root: &[(Cow<'_, str>, Doc<'_>)], winlog: &[(Cow<'_, str>, Doc<'_>)], out: &mut Flat) {
+    for (k, v) in root {
+        if k != "winlog" {
+            flatten(k, v, out);
+        }
+    }
+    for (k, v) in winlog {
+        match (k.as_ref(), v) {
+            ("event_data" | "user_data", Doc::Obj(data)) => {
+                for (dk, dv) in data {
+                    flatten(dk, dv, out);
+                }
+            }
+            _ => flatten(&format!("winlog.{k}"), v, out),
+        }
+    }
 }
 
-/// The value at `prefix`: its fields appended to `out`. `divert` is the top level's.
+/// What the top level of a streamed object found.
+struct Top {
+    /// A key sent the object to the document reader.
+    diverted: bool,
+    /// A `winlog` key was read (a second one sends the object to the document reader, which
+    /// keeps the last).
+    winlog_seen: bool,
+    /// The fields of its `winlog` object, when it has one.
+    winlog: Option<Flat>,
+}
+
+/// The value at `prefix`: its fields appended to `out`. `top` is the top level's.
 struct Field<'p> {
     prefix: &'p mut String,
     out: &'p mut Flat,
-    divert: Option<Divert<'p>>,
+    top: Option<&'p mut Top>,
 }
 
 impl Field<'_> {
@@ -165,6 +199,48 @@ impl<'de> DeserializeSeed<'de> for Field<'_> {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
+}
+
+/// The visits of a value that is not an object, as [`Field`] makes them: for the seeds that
+/// read an object their own way and any other value as a field.
+macro_rules! as_field {
+    ($value:ty, $result:expr) => {
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<$value, E> {
+            self.field().visit_bool::<E>(v).map(|()| $result)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<$value, E> {
+            self.field().visit_i64::<E>(v).map(|()| $result)
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<$value, E> {
+            self.field().visit_u64::<E>(v).map(|()| $result)
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<$value, E> {
+            self.field().visit_f64::<E>(v).map(|()| $result)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$value, E> {
+            self.field().visit_str::<E>(v).map(|()| $result)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<$value, E> {
+            self.field().visit_unit::<E>().map(|()| $result)
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<$value, E> {
+            self.field().visit_none::<E>().map(|()| $result)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<$value, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<$value, A::Error> {
+            self.field().visit_seq(seq).map(|()| $result)
+        }
+    };
 }
 
 impl<'de> Visitor<'de> for Field<'_> {
@@ -221,55 +297,161 @@ impl<'de> Visitor<'de> for Field<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Field { prefix, out, divert } = self;
+        let Field { prefix, out, mut top } = self;
         let at = prefix.len();
-        while map.next_key_seed(Key { prefix: &mut *prefix, at, divert })?.is_some() {
-            map.next_value_seed(Field { prefix: &mut *prefix, out: &mut *out, divert: None })?;
+        while let Some(key) = map.next_key_seed(Key { prefix: &mut *prefix, at, top: top.as_deref_mut() })? {
+            match (key, top.as_deref_mut()) {
+                (KeyKind::Winlog, Some(top)) => {
+                    let mut winlog = Flat::with_capacity(32);
+                    let object =
+                        map.next_value_seed(Winlog { prefix: &mut *prefix, out: &mut *out, winlog: &mut winlog })?;
+                    if object {
+                        top.winlog = Some(winlog);
+                    }
+                }
+                _ => map.next_value_seed(Field { prefix: &mut *prefix, out: &mut *out, top: None })?,
+            }
             prefix.truncate(at);
         }
         Ok(())
     }
 }
 
+/// What a key is to the object that has it.
+enum KeyKind {
+    Plain,
+    /// The top level's `winlog`.
+    Winlog,
+}
+
 /// A key of the object at `prefix[..at]`: appended to the prefix (after a dot, unless the
-/// prefix is empty), without copying it elsewhere. A top-level key (`divert` given) that is
-/// to be diverted ends the read.
+/// prefix is empty), without copying it elsewhere. At the top level (`top` given), `Event` or a
+/// second `winlog` ends the read (the document reader takes the object), and `winlog` is told.
 struct Key<'p> {
     prefix: &'p mut String,
     at: usize,
-    divert: Option<Divert<'p>>,
+    top: Option<&'p mut Top>,
 }
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = ();
+    type Value = KeyKind;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyKind, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for Key<'_> {
-    type Value = ();
+    type Value = KeyKind;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a key")
     }
 
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
-        if let Some(divert) = self.divert
-            && divert.keys.contains(&v)
-        {
-            divert.seen.set(true);
-            return Err(E::custom("diverted"));
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyKind, E> {
+        let mut kind = KeyKind::Plain;
+        if let Some(top) = self.top {
+            if v == "Event" || (v == "winlog" && top.winlog_seen) {
+                top.diverted = true;
+                return Err(E::custom("diverted"));
+            }
+            if v == "winlog" {
+                top.winlog_seen = true;
+                kind = KeyKind::Winlog;
+            }
         }
         if self.at > 0 {
             self.prefix.push('.');
         }
         self.prefix.push_str(v);
-        Ok(())
+        Ok(kind)
     }
 }
 
+/// The top level's `winlog` (at `prefix`): an object's entries to `winlog` as
+/// [`flatten_winlogbeat`] names them; another value, a field of `out` like any other. Says
+/// whether it was an object.
+struct Winlog<'p> {
+    prefix: &'p mut String,
+    out: &'p mut Flat,
+    winlog: &'p mut Flat,
+}
+
+impl<'p> Winlog<'p> {
+    fn field(self) -> Field<'p> {
+        Field { prefix: self.prefix, out: self.out, top: None }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Winlog<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Winlog<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    as_field!(bool, false);
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let Winlog { prefix, winlog, .. } = self;
+        let at = prefix.len();
+        while map.next_key_seed(Key { prefix: &mut *prefix, at, top: None })?.is_some() {
+            let name = prefix.get(at + 1..).unwrap_or_default();
+            if name == "event_data" || name == "user_data" {
+                map.next_value_seed(EventData { prefix: &mut *prefix, out: &mut *winlog })?;
+            } else {
+                map.next_value_seed(Field { prefix: &mut *prefix, out: &mut *winlog, top: None })?;
+            }
+            prefix.truncate(at);
+        }
+        Ok(true)
+    }
+}
+
+/// `winlog.event_data` or `winlog.user_data` (at `prefix`): an object's entries under their
+/// own names, another value as the field `prefix`.
+struct EventData<'p> {
+    prefix: &'p mut String,
+    out: &'p mut Flat,
+}
+
+impl<'p> EventData<'p> {
+    fn field(self) -> Field<'p> {
+        Field { prefix: self.prefix, out: self.out, top: None }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for EventData<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventData<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    as_field!((), ());
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        // The entries named from the top, as if they were the top level's.
+        let mut own = String::with_capacity(32);
+        Field { prefix: &mut own, out: self.out, top: None }.visit_map(map)
+    }
+}
 /// One element of an array: its scalars appended to the list ([`list_elements`]).
 struct Element<'l> {
     list: &'l mut Vec<Value>,
@@ -364,7 +546,7 @@ mod tests {
         let mut from_doc = Flat::new();
         flatten("", &doc, &mut from_doc);
         let mut streamed = Flat::new();
-        let read = stream(text, &[], &mut streamed).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let read = stream(text, &mut streamed).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(read, Streamed::Flat);
         (from_doc, streamed)
     }
@@ -388,21 +570,44 @@ mod tests {
     #[test]
     fn streamed_errors_are_serde_jsons() {
         let mut out = Flat::new();
-        let err = stream("{\"a\": [1, 2}", &[], &mut out).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = stream("{\"a\": [1, 2}", &mut out).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("line 1 column"), "{err}");
-        assert!(stream("{\"a\":1} x", &[], &mut Flat::new()).is_err(), "trailing characters");
+        assert!(stream("{\"a\":1} x", &mut Flat::new()).is_err(), "trailing characters");
         let deep = format!("{{\"a\":{}", "[".repeat(10_000));
-        assert!(stream(&deep, &[], &mut Flat::new()).is_err(), "nesting is limited, never a stack overflow");
+        assert!(stream(&deep, &mut Flat::new()).is_err(), "nesting is limited, never a stack overflow");
     }
 
     #[test]
     fn top_level_keys_divert() {
-        let divert = ["Event", "winlog"];
-        let read = |text: &str| stream(text, &divert, &mut Flat::new()).map_err(|e| e.to_string());
+        let read = |text: &str| stream(text, &mut Flat::new()).map_err(|e| e.to_string());
         assert_eq!(read(r#"{"a":1,"Event":{"System":{}}}"#), Ok(Streamed::Diverted));
         assert_eq!(read(r#"{"\u0045vent":1}"#), Ok(Streamed::Diverted), "the key as read, not as written");
-        assert_eq!(read(r#"{"winlog":{"x":[}"#), Ok(Streamed::Diverted), "ends the read at the key");
+        assert_eq!(read(r#"{"winlog":{},"x":{"y":[}"#).map_err(|_| ()), Err(()), "a bad object is an error");
+        assert_eq!(read(r#"{"winlog":1,"winlog":{}}"#), Ok(Streamed::Diverted), "the last winlog is the document's");
         assert_eq!(read(r#"{"a":{"Event":1,"winlog":2}}"#), Ok(Streamed::Flat), "top-level keys only");
+        assert_eq!(read(r#"{"winlog":"x"}"#), Ok(Streamed::Flat), "a winlog that is not an object");
         assert_eq!(read(r#"{"a":{"b":1}, "Event"}"#).map_err(|_| ()), Ok(Streamed::Diverted));
+    }
+
+    /// winlogbeat's shape, streamed, as its document is flattened.
+    #[test]
+    fn winlogbeat_streamed_as_its_document_is_flattened() {
+        for text in [
+            r#"{"@timestamp":"t","event":{"code":"1"},"message":"m","winlog":{"channel":"c","event_data":{"Image":"C:\\x.exe","a":{"b":1}},"user":{"identifier":"S-1"}}}"#,
+            r#"{"winlog":{"event_data":{"message":"inner"},"user_data":{"x":[1,2]}},"message":"outer","event_data":3}"#,
+            r##"{"winlog":{"event_data":"text","user_data":[1,{"#text":2}],"":{"":1}},"host":{"name":"h"}}"##,
+            r#"{"a":1,"winlog":{},"a":2}"#,
+            r#"{"winlog":{"event_data":{"":{"x":1},"y":null},"record_id":18446744073709551615}}"#,
+        ] {
+            let doc = Doc::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let (Some(root), Some(winlog)) = (doc.as_object(), doc.get("winlog").and_then(Doc::as_object)) else {
+                panic!("{text}: not winlogbeat")
+            };
+            let mut from_doc = Flat::new();
+            flatten_winlogbeat(root, winlog, &mut from_doc);
+            let mut streamed = Flat::new();
+            assert_eq!(stream(text, &mut streamed).map_err(|e| e.to_string()), Ok(Streamed::Winlogbeat), "{text}");
+            assert_eq!(streamed, from_doc, "{text}");
+        }
     }
 }
