@@ -444,6 +444,13 @@ fn push_value(hay: &mut Vec<u8>, lowered: &mut String, value: &vigil_parsers::Va
     hay.push(b'\n');
 }
 
+/// How many bytes `bytes` starts with that are ASCII: 32 at a time (`is_ascii` reads a word at
+/// a time), then one at a time.
+fn ascii_run(bytes: &[u8]) -> usize {
+    let whole = bytes.chunks_exact(32).take_while(|chunk| chunk.is_ascii()).count() * 32;
+    whole + bytes[whole..].iter().position(|b| !b.is_ascii()).unwrap_or(bytes.len() - whole)
+}
+
 /// Appends `text` as `str::to_lowercase` writes it, with `ſ` as `s`. The ASCII runs between
 /// non-ASCII characters (most of a winlogbeat `message` with one `®` in it) are lowered a run
 /// at a time: lowering it a character at a time, then copying it again to map `ſ`, was an
@@ -458,7 +465,7 @@ fn push_lowered(hay: &mut Vec<u8>, lowered: &mut String, text: &str) {
     }
     let mut rest = text;
     while !rest.is_empty() {
-        let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        let ascii = ascii_run(rest.as_bytes());
         let start = hay.len();
         hay.extend_from_slice(&rest.as_bytes()[..ascii]);
         hay[start..].make_ascii_lowercase();
@@ -685,6 +692,19 @@ impl<'a> Scratch<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_runs() {
+        for len in [0, 1, 31, 32, 33, 64, 100] {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                if at < len {
+                    bytes[at] = 0xC3;
+                }
+                assert_eq!(ascii_run(&bytes), at, "{len} {at}");
+            }
+        }
+    }
 
     /// `push_lowered` writes what `str::to_lowercase` (then `ſ` as `s`) writes, for every
     /// string of up to three characters from an alphabet of the cases that differ: ASCII,
