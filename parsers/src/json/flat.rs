@@ -1,10 +1,10 @@
 //! JSON objects flattened into fields: nested objects as `a.b.c`, an array as a
-//! [`Value::List`] of its scalars. Two readers give the same fields: [`flatten`] walks a
-//! parsed [`Doc`] (the Windows shapes, which look up their `System` or `winlog` parts first),
-//! and [`stream`] flattens while serde_json reads, building no tree: the flat objects most
-//! senders write (NXLog's Windows events among them) need nothing else, and the tree's
-//! allocations, copies of escaped strings and frees were a third of their parse
-//! (BENCHMARKS.md).
+//! [`Value::List`] of its scalars. Two readers give the same fields: [`flatten`] (and
+//! [`flatten_winlogbeat`]) walk a parsed [`Doc`] (evtx_dump's shape, which looks up its
+//! `System` part first), and [`stream`] flattens while serde_json reads, building no tree: the
+//! flat objects most senders write (NXLog's Windows events among them) and winlogbeat's need
+//! nothing else, and the tree's allocations, copies of escaped strings and frees were a third
+//! of their parse (BENCHMARKS.md).
 
 use std::borrow::Cow;
 use std::fmt;
