@@ -5,8 +5,9 @@
 //! (the scan is of its bytes alone), so a value seen before is looked up instead of scanned:
 //! a hash and a compare instead of a Vectorscan call (BENCHMARKS.md).
 //!
-//! A memo is bounded (entries, bytes, and the length of a value it keeps) and cleared when
-//! full. A field whose values do not repeat (hashes, GUIDs, times) would only pay for the
+//! A memo is bounded (entries, bytes, and the length of a value it keeps: about 200 KiB at
+//! most, with the map) and cleared when full: a worker thread keeps one per database it scans,
+//! a few dozen at most. A field whose values do not repeat (hashes, GUIDs, times) would only pay for the
 //! lookups: a memo whose recent hit rate is low stops keeping values for a while, then tries
 //! again.
 
@@ -17,10 +18,10 @@ use std::collections::HashMap;
 const MAX_VALUE: usize = 256;
 
 /// Entries kept at most before the memo is cleared.
-const MAX_ENTRIES: usize = 4096;
+const MAX_ENTRIES: usize = 2048;
 
 /// Bytes of values kept at most before the memo is cleared.
-const MAX_BYTES: usize = 512 * 1024;
+const MAX_BYTES: usize = 128 * 1024;
 
 /// Lookups per judgement of the hit rate.
 const WINDOW: u32 = 1024;
