@@ -99,58 +99,66 @@ pub struct Files {
 
 /// The files the inputs name, in order: a folder is walked recursively, each folder's entries
 /// in name order; `-` is stdin. An input that does not exist is an error before anything is
-/// read.
-pub fn expand(inputs: &[String]) -> Result<Vec<PathBuf>, ReplayError> {
-    let mut files = Vec::new();
+/// read; a folder found inside one that cannot be read is in [`Expanded::unreadable`].
+pub fn expand(inputs: &[String]) -> Result<Expanded, ReplayError> {
+    let mut expanded = Expanded::default();
     let mut seen = std::collections::HashSet::new();
     for name in inputs {
         let path = PathBuf::from(name);
         if name == "-" {
-            files.push(path);
+            expanded.files.push(path);
             continue;
         }
         let meta = std::fs::metadata(&path).map_err(|source| ReplayError::Read { path: name.clone(), source })?;
         if meta.is_dir() {
-            walk(&path, &mut files, &mut seen)?;
+            walk(&path, &mut expanded, &mut seen).map_err(|source| ReplayError::Read { path: name.clone(), source })?;
         } else {
-            files.push(path);
+            expanded.files.push(path);
         }
     }
-    Ok(files)
+    Ok(expanded)
 }
 
+/// What [`expand`] found.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub files: Vec<PathBuf>,
+    /// Folders inside the inputs that could not be read, and why: reported, the rest read.
+    pub unreadable: Vec<(PathBuf, std::io::Error)>,
+}
+
+/// Adds the files under `dir`; an error is `dir`'s own (a folder under it that cannot be read
+/// is added to `unreadable`).
 fn walk(
     dir: &Path,
-    files: &mut Vec<PathBuf>,
+    expanded: &mut Expanded,
     seen: &mut std::collections::HashSet<PathBuf>,
-) -> Result<(), ReplayError> {
-    let read_err = |source| ReplayError::Read { path: dir.display().to_string(), source };
+) -> Result<(), std::io::Error> {
     // A link back up the tree is followed once.
-    if !seen.insert(dir.canonicalize().map_err(read_err)?) {
+    if !seen.insert(dir.canonicalize()?) {
         return Ok(());
     }
     let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read_err)? {
-        entries.push(entry.map_err(read_err)?.path());
+    for entry in std::fs::read_dir(dir)? {
+        entries.push(entry?.path());
     }
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            walk(&path, files, seen)?;
+            if let Err(e) = walk(&path, expanded, seen) {
+                expanded.unreadable.push((path, e));
+            }
         } else {
-            files.push(path);
+            expanded.files.push(path);
         }
     }
     Ok(())
 }
 
 /// The first bytes of `reader`, enough to tell an EVTX file.
-fn sniff(reader: &mut impl Read, name: &str) -> Result<Vec<u8>, ReplayError> {
+fn sniff(reader: &mut impl Read) -> Result<Vec<u8>, std::io::Error> {
     let mut head = Vec::with_capacity(crate::evtx::MAGIC.len());
-    reader
-        .take(crate::evtx::MAGIC.len() as u64)
-        .read_to_end(&mut head)
-        .map_err(|source| ReplayError::Read { path: name.to_owned(), source })?;
+    reader.take(crate::evtx::MAGIC.len() as u64).read_to_end(&mut head)?;
     Ok(head)
 }
 
@@ -167,7 +175,7 @@ pub fn for_each_batch(
     mut each: impl FnMut(&[Input]) -> Result<(), ReplayError>,
 ) -> Result<Files, ReplayError> {
     let received = Utc::now();
-    let paths = expand(inputs)?;
+    let Expanded { files: paths, unreadable } = expand(inputs)?;
     progress.files(paths.len());
     let progress = RefCell::new(progress);
     let mut files = Files::default();
@@ -180,9 +188,29 @@ pub fn for_each_batch(
         }
         Ok(())
     };
+    // A file or folder that cannot be read is reported, counted and listed with the damaged
+    // files; the others are still read.
+    let unread = |name: String, reason: &'static str, source: &std::io::Error, events: u64| {
+        let message = format!("cannot read: {source}");
+        stats.error(reason);
+        progress.borrow_mut().problem(&Problem { file: name.clone(), reason, message });
+        FileRead { file: name, kind: Kind::Lines, events, problems: BTreeMap::from([(reason, 1)]) }
+    };
+    for (path, source) in &unreadable {
+        files.damaged.push(unread(path.display().to_string(), "unreadable_folder", source, 0));
+    }
     for path in &paths {
         let name = path.display().to_string();
-        let opened = open(path, &name)?;
+        files.read += 1;
+        let opened = match open(path, &name) {
+            Ok(opened) => opened,
+            Err(source) => {
+                let file = unread(name, "unreadable_file", &source, 0);
+                progress.borrow_mut().file_done(&file);
+                files.damaged.push(file);
+                continue;
+            }
+        };
         let kind = if matches!(opened, Opened::Evtx(_)) { Kind::Evtx } else { Kind::Lines };
         let mut problems = BTreeMap::new();
         let mut events = 0u64;
@@ -202,11 +230,19 @@ pub fn for_each_batch(
                 };
                 crate::evtx::read(data, &name, reading.evtx, &mut problem, &mut event)?;
             }
-            Opened::Lines(reader) => read_lines(reader, &name, &mut event)?,
+            Opened::Lines(reader) => {
+                if let Err(source) = read_lines(reader, &mut event)? {
+                    // What was read before the error is kept.
+                    flush(&mut pending)?;
+                    let file = unread(name, "unreadable_file", &source, events);
+                    progress.borrow_mut().file_done(&file);
+                    files.damaged.push(file);
+                    continue;
+                }
+            }
         }
         flush(&mut pending)?;
         let file = FileRead { file: name, kind, events, problems };
-        files.read += 1;
         files.evtx += u64::from(kind == Kind::Evtx);
         progress.borrow_mut().file_done(&file);
         if !file.problems.is_empty() {
@@ -231,44 +267,44 @@ enum Opened {
 /// is then read into memory, since EVTX is read by offset); lines otherwise. A file named
 /// `.evtx` without the magic (empty, overwritten) is a damaged log, not lines of text: it goes
 /// to the EVTX reader, which reports it.
-fn open(path: &Path, name: &str) -> Result<Opened, ReplayError> {
-    let read_err = |source| ReplayError::Read { path: name.to_owned(), source };
+fn open(path: &Path, name: &str) -> Result<Opened, std::io::Error> {
     if name == "-" {
         let mut stdin = std::io::stdin().lock();
-        let head = sniff(&mut stdin, name)?;
+        let head = sniff(&mut stdin)?;
         if crate::evtx::has_magic(&head) {
             let mut all = head;
-            stdin.read_to_end(&mut all).map_err(read_err)?;
+            stdin.read_to_end(&mut all)?;
             return Ok(Opened::Evtx(Box::new(std::io::Cursor::new(all))));
         }
         return Ok(Opened::Lines(Box::new(std::io::Cursor::new(head).chain(stdin))));
     }
-    let mut file = std::fs::File::open(path).map_err(read_err)?;
-    let head = sniff(&mut file, name)?;
+    let mut file = std::fs::File::open(path)?;
+    let head = sniff(&mut file)?;
     let named_evtx = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("evtx"));
     if crate::evtx::has_magic(&head) || named_evtx {
         return Ok(Opened::Evtx(Box::new(file)));
     }
-    file.rewind().map_err(read_err)?;
+    file.rewind()?;
     Ok(Opened::Lines(Box::new(file)))
 }
 
 /// Reads `reader` line by line (the line end is framing, as on a socket: not part of the
-/// message) and hands each line with its 1-based number to `line`.
+/// message) and hands each line with its 1-based number to `line`. `Ok(Err(..))`: reading
+/// failed after the lines handed on; `Err`: `line` failed.
 fn read_lines(
     reader: impl Read,
-    name: &str,
     line: &mut dyn FnMut(u64, Vec<u8>) -> Result<(), ReplayError>,
-) -> Result<(), ReplayError> {
+) -> Result<Result<(), std::io::Error>, ReplayError> {
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let mut n = 0u64;
     loop {
         let mut bytes = Vec::new();
-        let read = reader
-            .read_until(b'\n', &mut bytes)
-            .map_err(|source| ReplayError::Read { path: name.to_owned(), source })?;
+        let read = match reader.read_until(b'\n', &mut bytes) {
+            Ok(read) => read,
+            Err(e) => return Ok(Err(e)),
+        };
         if read == 0 {
-            return Ok(());
+            return Ok(Ok(()));
         }
         n += 1;
         while let [.., b'\n' | b'\r'] = bytes.as_slice() {
@@ -421,7 +457,7 @@ mod tests {
             std::fs::write(&path, "x\n").expect("write");
         }
         let inputs = [root.display().to_string(), "-".to_owned()];
-        let files = expand(&inputs).expect("expand");
+        let files = expand(&inputs).expect("expand").files;
         let names: Vec<String> =
             files.iter().map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string()).collect();
         assert_eq!(names, ["a.log", "b/a/x/w.evtx", "b/a/y.log", "b/z.log", "c.txt", "-"]);
@@ -447,5 +483,40 @@ mod tests {
         assert_eq!((files.read, files.evtx, files.damaged.len()), (2, 1, 1));
         assert_eq!(files.damaged[0].problems.get("evtx_bad_file"), Some(&1));
         assert_eq!(stats.errors().get("evtx_bad_file"), Some(&1));
+    }
+
+    /// A file or folder of a walked folder that cannot be read (here a dangling link and a
+    /// link loop: the tests may run as root, who reads any mode) is reported and counted, and
+    /// every other file is still read.
+    #[test]
+    fn an_unreadable_file_in_a_folder_is_reported_and_the_others_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::write(root.join("a.log"), "first\n").expect("write");
+        std::os::unix::fs::symlink(root.join("nothing"), root.join("b.log")).expect("link");
+        std::os::unix::fs::symlink(root.join("loop"), root.join("loop")).expect("link");
+        std::fs::write(root.join("c.log"), "second\n").expect("write");
+        let stats = Stats::default();
+        let mut lines = Vec::new();
+        let files = for_each_batch(&[root.display().to_string()], &Reading::default(), &stats, &mut Silent, |batch| {
+            lines.extend(batch.iter().map(|i| String::from_utf8_lossy(&i.bytes).into_owned()));
+            Ok(())
+        })
+        .expect("the run goes on past an unreadable file");
+        assert_eq!(lines, ["first", "second"]);
+        let damaged: Vec<(String, Vec<&str>)> = files
+            .damaged
+            .iter()
+            .map(|f| {
+                let name = Path::new(&f.file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                (name, f.problems.keys().copied().collect())
+            })
+            .collect();
+        assert_eq!(
+            damaged,
+            [("b.log".to_owned(), vec!["unreadable_file"]), ("loop".to_owned(), vec!["unreadable_file"])]
+        );
+        assert_eq!(stats.errors().get("unreadable_file"), Some(&2));
+        assert_eq!(files.read, 4);
     }
 }
