@@ -1312,4 +1312,61 @@ detection:
         }
         assert!(hits > 50, "the events hit the rules ({hits} hits)");
     }
+
+    /// Keywords are matched over the message, or over every value of an event without one:
+    /// values no rule names too (the prefilter scans those last, and only then).
+    #[test]
+    fn keywords_over_every_value_of_an_event_without_a_message() {
+        let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"];
+        let mut sources = Vec::new();
+        for (i, shape) in [
+            "keywords:\n    - 'mimikatz{w}'\n  condition: keywords",
+            "sel:\n    Image|endswith: '\\{w}.exe'\n  condition: sel",
+            "sel:\n    CommandLine|contains: ' /{w} '\n  condition: sel",
+            "sel:\n    ParentImage|contains: '{w}'\n    User: 'x'\n  condition: sel",
+            "sel:\n    CommandLine|contains|all: ['{w}', 'token']\n  condition: sel",
+            "sel:\n    Image|startswith: 'C:\\{w}'\n  condition: sel",
+            "sel:\n    OriginalFileName: '{w}.exe'\n  condition: sel",
+            "sel:\n    Description|contains: '{w} tool'\n  condition: sel",
+        ]
+        .iter()
+        .enumerate()
+        {
+            for (j, w) in words.iter().enumerate() {
+                sources.push(RuleSource::new(
+                    format!("k{i}_{j}.yml"),
+                    format!(
+                        "title: k{i}_{j}\nid: k{i}_{j}\nlogsource:\n  product: windows\ndetection:\n  {}\n",
+                        shape.replace("{w}", w)
+                    ),
+                ));
+            }
+        }
+        let (set, diags) = RuleSet::compile(sources);
+        assert!(diags.iter().all(|d| d.severity != Severity::Error), "{diags:?}");
+        assert!(set.prefilter.scans(), "{} rules make a prefilter", set.len());
+        let mut scratch = set.scratch();
+        let mut keyword_hits = 0;
+        for w in words {
+            let sysmon =
+                r#""EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\cmd.exe""#;
+            for line in [
+                format!(r#"{{{sysmon},"Unnamed":"run MIMIKATZ{w} now"}}"#),
+                format!(r#"{{{sysmon},"AlsoUnnamed":"mimikatz{w}","CommandLine":"x /{w} y"}}"#),
+                format!(r#"{{{sysmon},"message":"nothing here","Unnamed":"mimikatz{w}"}}"#),
+                format!(r#"{{{sysmon},"message":"mimikatz{w}","Unnamed":"x"}}"#),
+                format!(r#"{{{sysmon},"message":"","Unnamed":"mimikatz{w}"}}"#),
+            ] {
+                let event = parse(&line);
+                let (mut reference, mut fast) = (Vec::new(), Vec::new());
+                set.matches(&event, &mut reference);
+                set.matches_with(&event, &mut scratch, &mut fast);
+                assert_eq!(reference, fast, "{line}");
+                keyword_hits += fast.iter().filter(|&&r| set.rule(r).is_some_and(|m| m.id.starts_with("k0_"))).count();
+            }
+        }
+        // Per word: the two events without a message, the one whose message has it, and the one
+        // with an empty message (keywords over every value).
+        assert_eq!(keyword_hits, 4 * words.len());
+    }
 }
