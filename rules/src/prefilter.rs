@@ -444,6 +444,21 @@ fn push_value(hay: &mut Vec<u8>, lowered: &mut String, value: &vigil_parsers::Va
     hay.push(b'\n');
 }
 
+/// Appends `value` to the scanned text as [`push_value`] does, and its span, with its field id,
+/// to `spans`; the span.
+fn push_span(
+    text: &mut Vec<u8>,
+    spans: &mut Vec<(u32, usize, usize)>,
+    lowered: &mut String,
+    id: u32,
+    value: &vigil_parsers::Value,
+) -> (usize, usize) {
+    let start = text.len();
+    push_value(text, lowered, value);
+    spans.push((id, start, text.len()));
+    (start, text.len())
+}
+
 /// How many bytes `bytes` starts with that are ASCII: 32 at a time (`is_ascii` reads a word at
 /// a time), then one at a time.
 fn ascii_run(bytes: &[u8]) -> usize {
@@ -493,7 +508,8 @@ struct Marks<'m> {
 /// scanned before, else scanned. `false` when the scan failed.
 fn found<'a>(slot: &mut Slot<'a>, db: &'a Db, hay: &[u8], ids: &mut Vec<u32>) -> bool {
     ids.clear();
-    let known = match slot.memo.as_mut().map(|memo| memo.get(hay)) {
+    // Whether the memo is to keep what the scan finds.
+    let keep = match slot.memo.as_mut().map(|memo| memo.get(hay)) {
         Some(Lookup::Known(known)) => {
             ids.extend_from_slice(known);
             return true;
@@ -515,7 +531,7 @@ fn found<'a>(slot: &mut Slot<'a>, db: &'a Db, hay: &[u8], ids: &mut Vec<u32>) ->
         })
         .is_ok();
     if ok
-        && known
+        && keep
         && let Some(memo) = slot.memo.as_mut()
     {
         memo.keep(hay, ids);
@@ -630,21 +646,16 @@ impl<'a> Scratch<'a> {
                     left = true;
                     continue;
                 }
-                let start = self.text.len();
-                push_value(&mut self.text, &mut self.lowered, value);
-                self.spans.push((id, start, self.text.len()));
-                if name == "message" && self.text.len() - start > 1 {
-                    self.message = Some((start, self.text.len()));
+                let (start, end) = push_span(&mut self.text, &mut self.spans, &mut self.lowered, id, value);
+                if name == "message" && end - start > 1 {
+                    self.message = Some((start, end));
                 }
             }
             if left && self.message.is_none() {
-                for ((name, value), &(_, id)) in event.fields.iter().zip(shape.iter()) {
-                    if !unnamed(name, id) {
-                        continue;
-                    }
-                    let start = self.text.len();
-                    push_value(&mut self.text, &mut self.lowered, value);
-                    self.spans.push((id, start, self.text.len()));
+                for ((_, value), &(_, id)) in
+                    event.fields.iter().zip(shape.iter()).filter(|((n, _), (_, id))| unnamed(n, *id))
+                {
+                    push_span(&mut self.text, &mut self.spans, &mut self.lowered, id, value);
                 }
             }
         }

@@ -188,60 +188,70 @@ struct Field<'p> {
 }
 
 impl Field<'_> {
-    fn push(self, value: Value) {
+    fn put(self, value: Value) {
         self.out.push((field_name(self.prefix), value));
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Field<'_> {
-    type Value = ();
+/// A value read by `deserialize_any` into `Self` ([`Field`], [`Element`], [`Winlog`],
+/// [`EventData`]).
+macro_rules! any_seed {
+    ($seed:ident, $value:ty) => {
+        impl<'de> DeserializeSeed<'de> for $seed<'_> {
+            type Value = $value;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<$value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+    };
 }
 
-/// The visits of a value that is not an object, as [`Field`] makes them: for the seeds that
-/// read an object their own way and any other value as a field.
-macro_rules! as_field {
+/// The visits of a scalar: its [`Value`] handed to `Self::put`, then `$result`.
+macro_rules! scalars {
     ($value:ty, $result:expr) => {
-        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<$value, E> {
-            self.field().visit_bool::<E>(v).map(|()| $result)
+        fn visit_bool<E>(self, v: bool) -> Result<$value, E> {
+            self.put(Value::Bool(v));
+            Ok($result)
         }
 
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<$value, E> {
-            self.field().visit_i64::<E>(v).map(|()| $result)
+        fn visit_i64<E>(self, v: i64) -> Result<$value, E> {
+            self.put(Value::Int(v));
+            Ok($result)
         }
 
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<$value, E> {
-            self.field().visit_u64::<E>(v).map(|()| $result)
+        fn visit_u64<E>(self, v: u64) -> Result<$value, E> {
+            self.put(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int));
+            Ok($result)
         }
 
-        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<$value, E> {
-            self.field().visit_f64::<E>(v).map(|()| $result)
+        fn visit_f64<E>(self, v: f64) -> Result<$value, E> {
+            self.put(Value::Float(v));
+            Ok($result)
         }
 
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$value, E> {
-            self.field().visit_str::<E>(v).map(|()| $result)
+        fn visit_str<E>(self, v: &str) -> Result<$value, E> {
+            self.put(Value::from(v));
+            Ok($result)
         }
 
-        fn visit_unit<E: serde::de::Error>(self) -> Result<$value, E> {
-            self.field().visit_unit::<E>().map(|()| $result)
+        fn visit_unit<E>(self) -> Result<$value, E> {
+            self.put(Value::Null);
+            Ok($result)
         }
 
-        fn visit_none<E: serde::de::Error>(self) -> Result<$value, E> {
-            self.field().visit_none::<E>().map(|()| $result)
+        fn visit_none<E>(self) -> Result<$value, E> {
+            self.put(Value::Null);
+            Ok($result)
         }
 
         fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<$value, D::Error> {
             d.deserialize_any(self)
         }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<$value, A::Error> {
-            self.field().visit_seq(seq).map(|()| $result)
-        }
     };
 }
+
+any_seed!(Field, ());
 
 impl<'de> Visitor<'de> for Field<'_> {
     type Value = ();
@@ -250,49 +260,12 @@ impl<'de> Visitor<'de> for Field<'_> {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.push(Value::Bool(v));
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.push(Value::Int(v));
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.push(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int));
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.push(Value::Float(v));
-        Ok(())
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.push(Value::from(v));
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        self.push(Value::Null);
-        Ok(())
-    }
-
-    fn visit_none<E>(self) -> Result<(), E> {
-        self.push(Value::Null);
-        Ok(())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
+    scalars!((), ());
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         while seq.next_element_seed(Element { list: &mut list, unwrap: true })?.is_some() {}
-        self.push(Value::List(list));
+        self.put(Value::List(list));
         Ok(())
     }
 
@@ -381,15 +354,13 @@ impl<'p> Winlog<'p> {
     fn field(self) -> Field<'p> {
         Field { prefix: self.prefix, out: self.out, top: None }
     }
-}
 
-impl<'de> DeserializeSeed<'de> for Winlog<'_> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
+    fn put(self, value: Value) {
+        self.field().put(value);
     }
 }
+
+any_seed!(Winlog, bool);
 
 impl<'de> Visitor<'de> for Winlog<'_> {
     type Value = bool;
@@ -398,7 +369,11 @@ impl<'de> Visitor<'de> for Winlog<'_> {
         f.write_str("a JSON value")
     }
 
-    as_field!(bool, false);
+    scalars!(bool, false);
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
+        self.field().visit_seq(seq).map(|()| false)
+    }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let Winlog { prefix, winlog, .. } = self;
@@ -427,15 +402,13 @@ impl<'p> EventData<'p> {
     fn field(self) -> Field<'p> {
         Field { prefix: self.prefix, out: self.out, top: None }
     }
-}
 
-impl<'de> DeserializeSeed<'de> for EventData<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+    fn put(self, value: Value) {
+        self.field().put(value);
     }
 }
+
+any_seed!(EventData, ());
 
 impl<'de> Visitor<'de> for EventData<'_> {
     type Value = ();
@@ -444,7 +417,11 @@ impl<'de> Visitor<'de> for EventData<'_> {
         f.write_str("a JSON value")
     }
 
-    as_field!((), ());
+    scalars!((), ());
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        self.field().visit_seq(seq)
+    }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         // The entries named from the top, as if they were the top level's.
@@ -460,13 +437,13 @@ struct Element<'l> {
     unwrap: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for Element<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+impl Element<'_> {
+    fn put(self, value: Value) {
+        self.list.push(value);
     }
 }
+
+any_seed!(Element, ());
 
 impl<'de> Visitor<'de> for Element<'_> {
     type Value = ();
@@ -475,44 +452,7 @@ impl<'de> Visitor<'de> for Element<'_> {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.list.push(Value::Bool(v));
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.list.push(Value::Int(v));
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.list.push(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int));
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.list.push(Value::Float(v));
-        Ok(())
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.list.push(Value::from(v));
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        self.list.push(Value::Null);
-        Ok(())
-    }
-
-    fn visit_none<E>(self) -> Result<(), E> {
-        self.list.push(Value::Null);
-        Ok(())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
+    scalars!((), ());
 
     /// A nested array: its elements flattened into this list.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
